@@ -1,0 +1,63 @@
+//! Everything that exists only while the barrier is open.
+//!
+//! Built from storage at unseal, dropped at seal: dropping an `Unsealed` drops the keyring,
+//! the token store and (as they arrive) the router, policies, leases and their workers.
+
+use std::sync::Arc;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::error::{Error, Result};
+use crate::barrier::Barrier;
+use crate::logical::storage::Storage;
+use crate::token::{self, TokenEntry, TokenStore};
+
+const CLUSTER_INFO: &str = "core/cluster/local/info";
+
+/// The cluster's name and id, fixed at init and reported by `sys/health` and `sys/seal-status`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct ClusterInfo {
+    pub(crate) name: String,
+    pub(crate) id: String,
+}
+
+impl ClusterInfo {
+    pub(crate) fn generate() -> Self {
+        let suffix: u32 = rand::thread_rng().gen();
+        Self { name: format!("vault-cluster-{suffix:08x}"), id: uuid::Uuid::new_v4().to_string() }
+    }
+
+    /// The plaintext record `sys/init` seals into its batch.
+    pub(crate) fn record(&self) -> Result<(String, Zeroizing<Vec<u8>>)> {
+        let bytes = serde_json::to_vec(self).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok((CLUSTER_INFO.into(), Zeroizing::new(bytes)))
+    }
+}
+
+pub(crate) struct Unsealed {
+    #[allow(dead_code)] // the router and the engines' views hang off it next
+    pub(crate) barrier: Arc<Barrier>,
+    pub(crate) tokens: TokenStore,
+    pub(crate) cluster: ClusterInfo,
+}
+
+impl Unsealed {
+    /// Post-unseal setup: read what the core keeps behind the barrier.
+    pub(crate) async fn load(barrier: Arc<Barrier>) -> Result<Self> {
+        let raw = barrier
+            .get(CLUSTER_INFO)
+            .await?
+            .ok_or_else(|| Error::Internal(format!("{CLUSTER_INFO} is missing")))?;
+        let cluster = serde_json::from_slice(&raw).map_err(|e| Error::Internal(format!("{CLUSTER_INFO}: {e}")))?;
+        let tokens = TokenStore::load(barrier.view(token::PREFIX)).await?;
+        Ok(Self { barrier, tokens, cluster })
+    }
+
+    /// The pipeline's token step: the record for a live token, or `PermissionDenied`.
+    pub(crate) async fn authenticate(&self, token: Option<&str>) -> Result<TokenEntry> {
+        let Some(token) = token else { return Err(Error::PermissionDenied) };
+        self.tokens.lookup(token).await?.ok_or(Error::PermissionDenied)
+    }
+}

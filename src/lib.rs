@@ -1,0 +1,33 @@
+//! Coffer: a secrets server that speaks the OpenBao / HashiCorp Vault HTTP API.
+//!
+//! # Layout
+//! The folders follow the request, from the socket down to the disk, as the architecture
+//! notes (`shared/design.md`) lay them out:
+//!
+//! - [`config`]: OpenBao-style HCL into a typed [`Config`]; parsing only, no side effects.
+//! - [`server`]: wiring. Config → storage backend → seal → [`core::Core`] → HTTP listeners.
+//! - `http`: axum routes and tower layers. Knows HTTP and JSON; calls only `Core`'s methods.
+//!   Status codes are chosen in exactly one place, `http/error.rs`.
+//! - `core`: the lifecycle (`Uninitialized | Sealed | Unsealed`) and the request pipeline,
+//!   which owns the security order.
+//! - `logical`: the shared request/response vocabulary and the plaintext `Storage` trait.
+//! - `barrier`: the only bridge from plaintext to the untrusted `storage` crate; every value
+//!   is sealed with the keyring from the `seal` crate, the storage path as AAD.
+//! - `token`: the token store (today: the root token), salted-hash lookups only.
+//! - `telemetry`: the tracing subscriber.
+//!
+//! Only [`Server`], [`Config`] and what tests need are public; everything else is `pub(crate)`.
+
+pub mod config;
+pub(crate) mod barrier;
+pub(crate) mod core;
+pub(crate) mod duration;
+pub(crate) mod http;
+pub(crate) mod logical;
+pub mod server;
+pub mod telemetry;
+pub(crate) mod token;
+pub(crate) mod version;
+
+pub use config::Config;
+pub use server::Server;
