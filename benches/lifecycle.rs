@@ -24,7 +24,10 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     let (head, body) = out.split_once("\r\n\r\n").expect("response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{method} {path}: {head}\n{body}");
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "{method} {path}: {head}\n{body}"
+    );
     body.to_owned()
 }
 

@@ -8,8 +8,12 @@ fn shamir_bench(c: &mut Criterion) {
     let key = Key::generate();
     let shares = shamir::split(key.as_bytes(), 5, 3).expect("split");
     let three = shares[..3].to_vec();
-    c.bench_function("shamir/split 32B 5-of-3", |b| b.iter(|| shamir::split(key.as_bytes(), 5, 3).expect("split")));
-    c.bench_function("shamir/combine 32B 3 shares", |b| b.iter(|| shamir::combine(&three).expect("combine")));
+    c.bench_function("shamir/split 32B 5-of-3", |b| {
+        b.iter(|| shamir::split(key.as_bytes(), 5, 3).expect("split"))
+    });
+    c.bench_function("shamir/combine 32B 3 shares", |b| {
+        b.iter(|| shamir::combine(&three).expect("combine"))
+    });
 }
 
 criterion_group!(benches, shamir_bench);

@@ -22,11 +22,18 @@ pub const DEFAULT_MAX_REQUEST_DURATION: Duration = Duration::from_secs(90);
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {file}: {source}")]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {file} is not valid HCL: {message}")]
     Syntax { file: PathBuf, message: String },
     #[error("config file {file}: {field}: {message}")]
-    Invalid { file: PathBuf, field: String, message: String },
+    Invalid {
+        file: PathBuf,
+        field: String,
+        message: String,
+    },
     #[error("configuration: {0}")]
     Incomplete(String),
 }
@@ -99,8 +106,10 @@ impl Config {
     pub fn load(files: &[PathBuf]) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         for file in files {
-            let text = std::fs::read_to_string(file)
-                .map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+            let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+                file: file.clone(),
+                source,
+            })?;
             config.merge(Config::parse(&text, file)?);
         }
         Ok(config)
@@ -108,9 +117,14 @@ impl Config {
 
     /// Parse one file's text; `file` names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
-        let body: Body = hcl::parse(text)
-            .map_err(|e| ConfigError::Syntax { file: file.to_owned(), message: e.to_string() })?;
-        let mut p = Parser { file, warnings: Vec::new() };
+        let body: Body = hcl::parse(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })?;
+        let mut p = Parser {
+            file,
+            warnings: Vec::new(),
+        };
         let mut config = Config::default();
         for attr in body.attributes() {
             let (key, expr) = (attr.key(), attr.expr());
@@ -155,10 +169,14 @@ impl Config {
     /// What a server needs before it can start.
     pub fn check_complete(&self) -> Result<(), ConfigError> {
         if self.storage.is_none() {
-            return Err(ConfigError::Incomplete("a storage block is required".into()));
+            return Err(ConfigError::Incomplete(
+                "a storage block is required".into(),
+            ));
         }
         if self.listeners.is_empty() {
-            return Err(ConfigError::Incomplete("at least one listener block is required".into()));
+            return Err(ConfigError::Incomplete(
+                "at least one listener block is required".into(),
+            ));
         }
         Ok(())
     }
@@ -171,11 +189,18 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn invalid(&self, field: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { file: self.file.to_owned(), field: field.to_owned(), message: message.into() }
+        ConfigError::Invalid {
+            file: self.file.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+        }
     }
 
     fn warn(&mut self, field: &str) {
-        self.warnings.push(format!("{}: unknown field {field:?} ignored", self.file.display()));
+        self.warnings.push(format!(
+            "{}: unknown field {field:?} ignored",
+            self.file.display()
+        ));
     }
 
     fn string(&self, field: &str, expr: &Expression) -> Result<String, ConfigError> {
@@ -220,7 +245,12 @@ impl Parser<'_> {
             _ => None,
         }
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| self.invalid(field, "expected a duration such as \"90s\" or a number of seconds"))
+        .ok_or_else(|| {
+            self.invalid(
+                field,
+                "expected a duration such as \"90s\" or a number of seconds",
+            )
+        })
     }
 
     fn log_level(&self, field: &str, expr: &Expression) -> Result<String, ConfigError> {
@@ -229,21 +259,30 @@ impl Parser<'_> {
             "trace" | "debug" | "info" | "warn" | "error" => Ok(level),
             "warning" => Ok("warn".into()),
             "err" => Ok("error".into()),
-            other => Err(self.invalid(field, format!("unknown level {other:?} (trace, debug, info, warn, error)"))),
+            other => Err(self.invalid(
+                field,
+                format!("unknown level {other:?} (trace, debug, info, warn, error)"),
+            )),
         }
     }
 
     fn label<'b>(&self, block: &'b Block) -> Result<&'b str, ConfigError> {
         match block.labels() {
             [one] => Ok(one.as_str()),
-            _ => Err(self.invalid(block.identifier(), "expected exactly one label, e.g. listener \"tcp\" { ... }")),
+            _ => Err(self.invalid(
+                block.identifier(),
+                "expected exactly one label, e.g. listener \"tcp\" { ... }",
+            )),
         }
     }
 
     fn listener(&mut self, block: &Block) -> Result<Listener, ConfigError> {
         let kind = self.label(block)?;
         if kind != "tcp" {
-            return Err(self.invalid("listener", format!("unsupported listener type {kind:?}; only \"tcp\"")));
+            return Err(self.invalid(
+                "listener",
+                format!("unsupported listener type {kind:?}; only \"tcp\""),
+            ));
         }
         let mut address = "127.0.0.1:8200".to_owned();
         let mut tls_disable = false;
@@ -262,7 +301,12 @@ impl Parser<'_> {
                     min_version = match self.string(&field, e)?.as_str() {
                         "tls12" => TlsVersion::Tls12,
                         "tls13" => TlsVersion::Tls13,
-                        other => return Err(self.invalid(&field, format!("{other:?} is not supported; use \"tls12\" or \"tls13\""))),
+                        other => {
+                            return Err(self.invalid(
+                                &field,
+                                format!("{other:?} is not supported; use \"tls12\" or \"tls13\""),
+                            ))
+                        }
                     }
                 }
                 "max_request_size" => max_request_size = self.size(&field, e)?,
@@ -271,7 +315,10 @@ impl Parser<'_> {
             }
         }
         if address.parse::<std::net::SocketAddr>().is_err() {
-            return Err(self.invalid("listener.tcp.address", format!("{address:?} is not an ip:port address")));
+            return Err(self.invalid(
+                "listener.tcp.address",
+                format!("{address:?} is not an ip:port address"),
+            ));
         }
         let tls = if tls_disable {
             None
@@ -286,7 +333,12 @@ impl Parser<'_> {
                 }
             }
         };
-        Ok(Listener { address, tls, max_request_size, max_request_duration })
+        Ok(Listener {
+            address,
+            tls,
+            max_request_size,
+            max_request_duration,
+        })
     }
 
     fn storage(&mut self, block: &Block) -> Result<Storage, ConfigError> {
@@ -317,9 +369,15 @@ impl Parser<'_> {
     fn seal(&mut self, block: &Block) -> Result<Option<Seal>, ConfigError> {
         let kind = self.label(block)?;
         if kind != "static" {
-            return Err(self.invalid("seal", format!("unsupported seal type {kind:?}; only \"static\" (or no seal block for Shamir)")));
+            return Err(self.invalid(
+                "seal",
+                format!(
+                    "unsupported seal type {kind:?}; only \"static\" (or no seal block for Shamir)"
+                ),
+            ));
         }
-        let (mut id, mut key, mut prev_id, mut prev_key, mut disabled) = (None, None, None, None, false);
+        let (mut id, mut key, mut prev_id, mut prev_key, mut disabled) =
+            (None, None, None, None, false);
         for attr in block.body().attributes() {
             let (k, e) = (attr.key(), attr.expr());
             let field = format!("seal.static.{k}");
@@ -335,12 +393,24 @@ impl Parser<'_> {
         if disabled {
             return Ok(None);
         }
-        let current_key_id = id.filter(|s| !s.is_empty()).ok_or_else(|| self.invalid("seal.static.current_key_id", "is required"))?;
-        let current_key = key.filter(|s| !s.is_empty()).ok_or_else(|| self.invalid("seal.static.current_key", "is required"))?;
+        let current_key_id = id
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| self.invalid("seal.static.current_key_id", "is required"))?;
+        let current_key = key
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| self.invalid("seal.static.current_key", "is required"))?;
         if prev_id.is_some() != prev_key.is_some() {
-            return Err(self.invalid("seal.static.previous_key", "previous_key_id and previous_key go together"));
+            return Err(self.invalid(
+                "seal.static.previous_key",
+                "previous_key_id and previous_key go together",
+            ));
         }
-        Ok(Some(Seal::Static { current_key_id, current_key, previous_key_id: prev_id, previous_key: prev_key }))
+        Ok(Some(Seal::Static {
+            current_key_id,
+            current_key,
+            previous_key_id: prev_id,
+            previous_key: prev_key,
+        }))
     }
 }
 
@@ -375,20 +445,34 @@ mod tests {
         )
         .expect("parse");
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-        assert_eq!(c.storage, Some(Storage::RocksDb { path: "/var/lib/coffer".into() }));
+        assert_eq!(
+            c.storage,
+            Some(Storage::RocksDb {
+                path: "/var/lib/coffer".into()
+            })
+        );
         assert_eq!(c.listeners[0].max_request_size, 1024);
         assert_eq!(c.listeners[0].max_request_duration, Duration::from_secs(5));
         assert!(c.listeners[0].tls.is_none());
-        assert!(matches!(c.seal, Some(Seal::Static { ref current_key_id, .. }) if current_key_id == "k1"));
+        assert!(
+            matches!(c.seal, Some(Seal::Static { ref current_key_id, .. }) if current_key_id == "k1")
+        );
     }
 
     #[test]
     fn unknown_fields_warn_and_bad_values_name_field_and_file() {
         let c = parse("storage \"inmem\" {}\ntelemetry { x = 1 }\nfoo = 1\n").expect("parse");
         assert_eq!(c.warnings.len(), 2);
-        let e = parse("listener \"tcp\" {\n tls_disable = \"maybe\"\n}").expect_err("bad bool").to_string();
-        assert!(e.contains("test.hcl") && e.contains("listener.tcp.tls_disable"), "{e}");
-        let e = parse("listener \"tcp\" {\n address = \"nope\"\n tls_disable = true\n}").expect_err("bad addr").to_string();
+        let e = parse("listener \"tcp\" {\n tls_disable = \"maybe\"\n}")
+            .expect_err("bad bool")
+            .to_string();
+        assert!(
+            e.contains("test.hcl") && e.contains("listener.tcp.tls_disable"),
+            "{e}"
+        );
+        let e = parse("listener \"tcp\" {\n address = \"nope\"\n tls_disable = true\n}")
+            .expect_err("bad addr")
+            .to_string();
         assert!(e.contains("listener.tcp.address"), "{e}");
     }
 
@@ -396,18 +480,26 @@ mod tests {
     fn tls_is_required_unless_disabled() {
         assert!(parse("listener \"tcp\" { address = \"127.0.0.1:1\" }").is_err());
         let c = parse("listener \"tcp\" {\n tls_cert_file = \"c.pem\"\n tls_key_file = \"k.pem\"\n tls_min_version = \"tls13\"\n}").expect("tls");
-        assert_eq!(c.listeners[0].tls.as_ref().map(|t| t.min_version), Some(TlsVersion::Tls13));
+        assert_eq!(
+            c.listeners[0].tls.as_ref().map(|t| t.min_version),
+            Some(TlsVersion::Tls13)
+        );
     }
 
     #[test]
     fn raft_storage_says_it_is_not_there_yet() {
-        let e = parse("storage \"raft\" { path = \"/x\" }").expect_err("raft").to_string();
+        let e = parse("storage \"raft\" { path = \"/x\" }")
+            .expect_err("raft")
+            .to_string();
         assert!(e.contains("not available in this release"), "{e}");
     }
 
     #[test]
     fn files_merge_as_openbao_merges() {
-        let mut a = parse("listener \"tcp\" {\n tls_disable = true\n}\nstorage \"inmem\" {}\napi_addr = \"a\"").expect("a");
+        let mut a = parse(
+            "listener \"tcp\" {\n tls_disable = true\n}\nstorage \"inmem\" {}\napi_addr = \"a\"",
+        )
+        .expect("a");
         let b = parse("listener \"tcp\" {\n address = \"127.0.0.1:9\"\n tls_disable = true\n}\nstorage \"rocksdb\" { path = \"/d\" }").expect("b");
         a.merge(b);
         assert_eq!(a.listeners.len(), 2);

@@ -18,8 +18,8 @@
 //!
 //! Only [`Server`], [`Config`] and what tests need are public; everything else is `pub(crate)`.
 
-pub mod config;
 pub(crate) mod barrier;
+pub mod config;
 pub(crate) mod core;
 pub(crate) mod duration;
 pub(crate) mod http;

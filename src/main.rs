@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use coffer::{telemetry, Config, Server};
 
 #[derive(Parser)]
-#[command(name = "coffer", version, about = "A secrets server that speaks the OpenBao / Vault HTTP API")]
+#[command(
+    name = "coffer",
+    version,
+    about = "A secrets server that speaks the OpenBao / Vault HTTP API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,10 +32,19 @@ struct ServerArgs {
     #[arg(long = "dev")]
     dev: bool,
     /// The root token id in dev mode (default: random).
-    #[arg(long = "dev-root-token-id", value_name = "ID", env = "BAO_DEV_ROOT_TOKEN_ID")]
+    #[arg(
+        long = "dev-root-token-id",
+        value_name = "ID",
+        env = "BAO_DEV_ROOT_TOKEN_ID"
+    )]
     dev_root_token_id: Option<String>,
     /// The address to listen on in dev mode.
-    #[arg(long = "dev-listen-address", value_name = "ADDR", default_value = "127.0.0.1:8200", env = "BAO_DEV_LISTEN_ADDRESS")]
+    #[arg(
+        long = "dev-listen-address",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8200",
+        env = "BAO_DEV_LISTEN_ADDRESS"
+    )]
     dev_listen_address: String,
     /// Log level: trace, debug, info, warn, error.
     #[arg(long = "log-level", value_name = "LEVEL")]
@@ -54,11 +67,22 @@ fn go_style_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(go_style_args(std::env::args()));
     let Command::Server(args) = cli.command;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(server(args))
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(server(args)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line an operator can act on, with its causes, and no backtrace.
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 async fn server(args: ServerArgs) -> anyhow::Result<()> {
@@ -122,11 +146,38 @@ mod tests {
 
     #[test]
     fn go_style_flags_become_clap_flags() {
-        let args = go_style_args(["coffer", "server", "-config=a.hcl", "--config", "b.hcl", "-dev", "-h"].map(String::from));
-        assert_eq!(args, ["coffer", "server", "--config=a.hcl", "--config", "b.hcl", "--dev", "-h"]);
-        let cli = Cli::try_parse_from(go_style_args(["coffer", "server", "-config=a.hcl", "-config=b.hcl"].map(String::from)))
-            .expect("parse");
+        let args = go_style_args(
+            [
+                "coffer",
+                "server",
+                "-config=a.hcl",
+                "--config",
+                "b.hcl",
+                "-dev",
+                "-h",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            args,
+            [
+                "coffer",
+                "server",
+                "--config=a.hcl",
+                "--config",
+                "b.hcl",
+                "--dev",
+                "-h"
+            ]
+        );
+        let cli = Cli::try_parse_from(go_style_args(
+            ["coffer", "server", "-config=a.hcl", "-config=b.hcl"].map(String::from),
+        ))
+        .expect("parse");
         let Command::Server(s) = cli.command;
-        assert_eq!(s.config, vec![PathBuf::from("a.hcl"), PathBuf::from("b.hcl")]);
+        assert_eq!(
+            s.config,
+            vec![PathBuf::from("a.hcl"), PathBuf::from("b.hcl")]
+        );
     }
 }

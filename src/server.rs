@@ -17,7 +17,7 @@ use crate::http::{self, listener, AppState};
 pub enum ServerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("storage: {0}")]
+    #[error(transparent)]
     Storage(#[from] storage::Error),
     #[error("seal \"static\": {0}")]
     Seal(String),
@@ -26,7 +26,10 @@ pub enum ServerError {
     #[error("listener {address}: {message}")]
     Tls { address: String, message: String },
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
 }
 
 impl From<crate::core::Error> for ServerError {
@@ -60,12 +63,19 @@ impl Server {
         };
         let seal = match &config.seal {
             None => SealKind::Shamir,
-            Some(config::Seal::Static { current_key_id, current_key, previous_key_id, previous_key }) => {
-                let current = seal::resolve_key_material(current_key).map_err(|e| ServerError::Seal(format!("current_key: {e}")))?;
+            Some(config::Seal::Static {
+                current_key_id,
+                current_key,
+                previous_key_id,
+                previous_key,
+            }) => {
+                let current = seal::resolve_key_material(current_key)
+                    .map_err(|e| ServerError::Seal(format!("current_key: {e}")))?;
                 let previous = match (previous_key_id, previous_key) {
                     (Some(id), Some(spec)) => Some((
                         id.clone(),
-                        seal::resolve_key_material(spec).map_err(|e| ServerError::Seal(format!("previous_key: {e}")))?,
+                        seal::resolve_key_material(spec)
+                            .map_err(|e| ServerError::Seal(format!("previous_key: {e}")))?,
                     )),
                     _ => None,
                 };
@@ -75,12 +85,18 @@ impl Server {
             }
         };
         let core = Core::open(backend, seal).await?;
-        Ok(Self { core, listeners: config.listeners.clone() })
+        Ok(Self {
+            core,
+            listeners: config.listeners.clone(),
+        })
     }
 
     /// `-dev`: in memory, initialized with one key share, unsealed, with the given root
     /// token id (or a random one).
-    pub async fn dev(listen: &str, root_token_id: Option<String>) -> Result<(Self, DevCredentials), ServerError> {
+    pub async fn dev(
+        listen: &str,
+        root_token_id: Option<String>,
+    ) -> Result<(Self, DevCredentials), ServerError> {
         let config = Config {
             listeners: vec![config::Listener {
                 address: listen.to_owned(),
@@ -94,12 +110,26 @@ impl Server {
         let server = Self::build(&config).await?;
         let init = server
             .core
-            .init(InitParams { secret_shares: 1, secret_threshold: 1, root_token_id, ..InitParams::default() })
+            .init(InitParams {
+                secret_shares: 1,
+                secret_threshold: 1,
+                root_token_id,
+                ..InitParams::default()
+            })
             .await?;
-        let key = init.keys.first().ok_or_else(|| ServerError::Core("init returned no key".into()))?;
+        let key = init
+            .keys
+            .first()
+            .ok_or_else(|| ServerError::Core("init returned no key".into()))?;
         let unseal_key = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(key));
         server.core.unseal(Some(&unseal_key), false).await?;
-        Ok((server, DevCredentials { unseal_key, root_token: init.root_token }))
+        Ok((
+            server,
+            DevCredentials {
+                unseal_key,
+                root_token: init.root_token,
+            },
+        ))
     }
 
     /// The addresses the configuration asks to listen on.
@@ -108,7 +138,10 @@ impl Server {
     }
 
     /// Bind every configured listener and serve until `shutdown` resolves.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let mut bound = Vec::new();
         for l in &self.listeners {
             let tls = l
@@ -116,10 +149,17 @@ impl Server {
                 .as_ref()
                 .map(listener::acceptor)
                 .transpose()
-                .map_err(|e| ServerError::Tls { address: l.address.clone(), message: e.to_string() })?;
-            let socket = TcpListener::bind(&l.address)
-                .await
-                .map_err(|source| ServerError::Bind { address: l.address.clone(), source })?;
+                .map_err(|e| ServerError::Tls {
+                    address: l.address.clone(),
+                    message: e.to_string(),
+                })?;
+            let socket =
+                TcpListener::bind(&l.address)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        address: l.address.clone(),
+                        source,
+                    })?;
             tracing::info!(address = %l.address, tls = tls.is_some(), "listening");
             bound.push((socket, tls, self.app(l)));
         }

@@ -47,7 +47,10 @@ pub(crate) struct Barrier {
 impl Barrier {
     /// A barrier over `backend` with an already opened keyring.
     pub(crate) fn new(backend: Arc<dyn storage::Backend>, keyring: Keyring) -> Self {
-        Self { backend, keyring: ArcSwap::from_pointee(keyring) }
+        Self {
+            backend,
+            keyring: ArcSwap::from_pointee(keyring),
+        }
     }
 
     /// Read `core/keyring` and open it with the root key.
@@ -58,9 +61,14 @@ impl Barrier {
         let sealed = backend
             .get(KEYRING_PATH)
             .await?
-            .ok_or_else(|| BarrierError::Decrypt { path: KEYRING_PATH.into() })?;
-        let keyring = Keyring::open_with_root(root_key, KEYRING_PATH, &sealed)
-            .map_err(|_| BarrierError::Decrypt { path: KEYRING_PATH.into() })?;
+            .ok_or_else(|| BarrierError::Decrypt {
+                path: KEYRING_PATH.into(),
+            })?;
+        let keyring = Keyring::open_with_root(root_key, KEYRING_PATH, &sealed).map_err(|_| {
+            BarrierError::Decrypt {
+                path: KEYRING_PATH.into(),
+            }
+        })?;
         Ok(Self::new(backend, keyring))
     }
 
@@ -111,7 +119,10 @@ impl Storage for Barrier {
 
     async fn batch(&self, absent: &[&str], ops: Vec<StorageOp>) -> Result<(), BarrierError> {
         let batch = storage::Batch {
-            conditions: absent.iter().map(|k| storage::Condition::Absent((*k).into())).collect(),
+            conditions: absent
+                .iter()
+                .map(|k| storage::Condition::Absent((*k).into()))
+                .collect(),
             ops: ops
                 .into_iter()
                 .map(|op| match op {
@@ -143,9 +154,17 @@ mod tests {
     #[tokio::test]
     async fn values_are_ciphertext_below_the_barrier() {
         let (mem, b) = barrier();
-        b.put("logical/x/secret", b"hunter2-plaintext").await.expect("put");
-        let raw = storage::Backend::get(&*mem, "logical/x/secret").await.expect("get").expect("some");
-        assert!(!raw.windows(7).any(|w| w == b"hunter2"), "plaintext leaked to storage");
+        b.put("logical/x/secret", b"hunter2-plaintext")
+            .await
+            .expect("put");
+        let raw = storage::Backend::get(&*mem, "logical/x/secret")
+            .await
+            .expect("get")
+            .expect("some");
+        assert!(
+            !raw.windows(7).any(|w| w == b"hunter2"),
+            "plaintext leaked to storage"
+        );
         let back = b.get("logical/x/secret").await.expect("get").expect("some");
         assert_eq!(&back[..], b"hunter2-plaintext");
     }
@@ -154,9 +173,15 @@ mod tests {
     async fn a_value_moved_to_another_path_fails_to_open() {
         let (mem, b) = barrier();
         b.put("a", b"v").await.expect("put");
-        let raw = storage::Backend::get(&*mem, "a").await.expect("get").expect("some");
+        let raw = storage::Backend::get(&*mem, "a")
+            .await
+            .expect("get")
+            .expect("some");
         storage::Backend::put(&*mem, "b", raw).await.expect("put");
-        assert!(matches!(b.get("b").await, Err(BarrierError::Decrypt { .. })));
+        assert!(matches!(
+            b.get("b").await,
+            Err(BarrierError::Decrypt { .. })
+        ));
     }
 
     #[tokio::test]
@@ -164,7 +189,9 @@ mod tests {
         let mem: Arc<dyn storage::Backend> = Arc::new(storage::MemBackend::new());
         let root = Key::generate();
         let keyring = Keyring::new(root.clone());
-        let storage::Op::Put(k, v) = Barrier::keyring_op(&keyring) else { panic!("put op") };
+        let storage::Op::Put(k, v) = Barrier::keyring_op(&keyring) else {
+            panic!("put op")
+        };
         mem.put(&k, v).await.expect("put");
         let b = Barrier::new(mem.clone(), keyring);
         b.put("x", b"1").await.expect("put");
@@ -176,8 +203,12 @@ mod tests {
     #[tokio::test]
     async fn batch_respects_absent_conditions() {
         let (_mem, b) = barrier();
-        b.batch(&["k"], vec![StorageOp::Put("k".into(), b"1".to_vec())]).await.expect("first");
-        let again = b.batch(&["k"], vec![StorageOp::Put("k".into(), b"2".to_vec())]).await;
+        b.batch(&["k"], vec![StorageOp::Put("k".into(), b"1".to_vec())])
+            .await
+            .expect("first");
+        let again = b
+            .batch(&["k"], vec![StorageOp::Put("k".into(), b"2".to_vec())])
+            .await;
         assert!(matches!(again, Err(BarrierError::Conflict)));
         assert_eq!(&b.get("k").await.expect("get").expect("some")[..], b"1");
     }

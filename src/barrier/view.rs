@@ -20,7 +20,10 @@ pub(crate) struct View {
 impl View {
     pub(super) fn new(barrier: Arc<Barrier>, prefix: &str) -> Self {
         debug_assert!(prefix.ends_with('/'), "view prefixes end in '/'");
-        Self { barrier, prefix: prefix.to_owned() }
+        Self {
+            barrier,
+            prefix: prefix.to_owned(),
+        }
     }
 
     fn full(&self, key: &str) -> String {

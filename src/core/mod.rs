@@ -86,7 +86,10 @@ pub(crate) struct SealStatus {
 pub(crate) enum Health {
     Uninitialized,
     Sealed,
-    Active { cluster_name: String, cluster_id: String },
+    Active {
+        cluster_name: String,
+        cluster_id: String,
+    },
 }
 
 impl Core {
@@ -115,7 +118,9 @@ impl Core {
             if core.is_sealed() {
                 let wrapped = seal::read_wrapped(&*core.shared.backend, seal::UNSEAL_KEYS).await?;
                 let root = ::seal::KeyWrapper::unwrap(&**wrapper, &wrapped).map_err(|e| {
-                    Error::Internal(format!("the static seal key could not unwrap the root key: {e}"))
+                    Error::Internal(format!(
+                        "the static seal key could not unwrap the root key: {e}"
+                    ))
                 })?;
                 let _guard = core.shared.lifecycle.lock().await;
                 core.open_barrier(&root).await?;
@@ -167,7 +172,11 @@ impl Core {
         let state = self.read_state();
         let (progress, nonce, cluster) = match &*state {
             State::Sealed(p) => (p.progress(), p.nonce().to_owned(), None),
-            State::Unsealed(u) => (0, String::new(), Some((u.cluster.name.clone(), u.cluster.id.clone()))),
+            State::Unsealed(u) => (
+                0,
+                String::new(),
+                Some((u.cluster.name.clone(), u.cluster.id.clone())),
+            ),
             State::Uninitialized => (0, String::new(), None),
         };
         Ok(SealStatus {
@@ -194,23 +203,34 @@ impl Core {
         let backend = &self.shared.backend;
         let root_key = Key::generate();
         let keyring = Keyring::new(root_key.clone());
-        let mut ops = vec![seal::json_op(seal::SEAL_CONFIG, &barrier_config)?, Barrier::keyring_op(&keyring)];
+        let mut ops = vec![
+            seal::json_op(seal::SEAL_CONFIG, &barrier_config)?,
+            Barrier::keyring_op(&keyring),
+        ];
         let mut keys = Vec::new();
         let mut recovery_keys = Vec::new();
         match &self.shared.seal {
             SealKind::Shamir => {
                 let kek = Key::generate();
                 keys = split_key(&kek, &barrier_config)?;
-                let wrapped = ::seal::KeyWrapper::wrap(&ShamirWrapper::new(kek), root_key.as_bytes())
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let wrapped =
+                    ::seal::KeyWrapper::wrap(&ShamirWrapper::new(kek), root_key.as_bytes())
+                        .map_err(|e| Error::Internal(e.to_string()))?;
                 ops.push(seal::json_op(seal::UNSEAL_KEYS, &wrapped)?);
             }
             SealKind::Static(wrapper) => {
-                let recovery_config = recovery_config.ok_or_else(|| Error::Internal("no recovery config".into()))?;
+                let recovery_config =
+                    recovery_config.ok_or_else(|| Error::Internal("no recovery config".into()))?;
                 let recovery_key = Key::generate();
                 recovery_keys = split_key(&recovery_key, &recovery_config)?;
-                ops.push(seal::json_op(seal::UNSEAL_KEYS, &seal::wrap_with(&**wrapper, root_key.as_bytes())?)?);
-                ops.push(seal::json_op(seal::RECOVERY_KEY, &seal::wrap_with(&**wrapper, recovery_key.as_bytes())?)?);
+                ops.push(seal::json_op(
+                    seal::UNSEAL_KEYS,
+                    &seal::wrap_with(&**wrapper, root_key.as_bytes())?,
+                )?);
+                ops.push(seal::json_op(
+                    seal::RECOVERY_KEY,
+                    &seal::wrap_with(&**wrapper, recovery_key.as_bytes())?,
+                )?);
                 ops.push(seal::json_op(seal::RECOVERY_CONFIG, &recovery_config)?);
             }
         }
@@ -227,9 +247,15 @@ impl Core {
             .collect();
         plain.push(unsealed::ClusterInfo::generate().record()?);
         for (path, value) in plain {
-            ops.push(storage::Op::Put(path.clone(), barrier.seal_value(&path, &value)));
+            ops.push(storage::Op::Put(
+                path.clone(),
+                barrier.seal_value(&path, &value),
+            ));
         }
-        let batch = storage::Batch { conditions: vec![storage::Condition::Absent(seal::SEAL_CONFIG.into())], ops };
+        let batch = storage::Batch {
+            conditions: vec![storage::Condition::Absent(seal::SEAL_CONFIG.into())],
+            ops,
+        };
         match backend.batch(batch).await {
             Err(storage::Error::ConditionFailed) => return Err(Error::AlreadyInitialized),
             other => other?,
@@ -237,14 +263,20 @@ impl Core {
         tracing::info!(seal = self.shared.seal.type_name(), "initialized");
         match &self.shared.seal {
             SealKind::Shamir => {
-                *self.write_state() = State::Sealed(UnsealProgress::new(barrier_config.secret_threshold as usize));
+                *self.write_state() = State::Sealed(UnsealProgress::new(
+                    barrier_config.secret_threshold as usize,
+                ));
             }
             SealKind::Static(_) => {
                 let unsealed = Unsealed::load(Arc::new(barrier)).await?;
                 *self.write_state() = State::Unsealed(Arc::new(unsealed));
             }
         }
-        Ok(InitResult { keys, recovery_keys, root_token })
+        Ok(InitResult {
+            keys,
+            recovery_keys,
+            root_token,
+        })
     }
 
     /// `sys/unseal`: add one share, or reset the progress.
@@ -261,7 +293,8 @@ impl Core {
             Some(k) if !k.is_empty() => k,
             _ => {
                 return Err(Error::InvalidRequest(
-                    "'key' must be specified in request body as JSON, or 'reset' set to true".into(),
+                    "'key' must be specified in request body as JSON, or 'reset' set to true"
+                        .into(),
                 ))
             }
         };
@@ -278,7 +311,9 @@ impl Core {
             None | Some(Ok(Submitted::Pending { .. })) => {}
             Some(Ok(Submitted::Complete(secret))) => self.complete_unseal(&secret).await?,
             Some(Err(e @ ::seal::Error::Shamir(_))) => {
-                return Err(Error::InvalidRequest(format!("invalid key: failed to compute combined key: {e}")))
+                return Err(Error::InvalidRequest(format!(
+                    "invalid key: failed to compute combined key: {e}"
+                )))
             }
             Some(Err(e)) => return Err(Error::InvalidRequest(format!("invalid key: {e}"))),
         }
@@ -305,14 +340,16 @@ impl Core {
             }
             SealKind::Static(wrapper) => {
                 let stored = seal::read_wrapped(backend, seal::RECOVERY_KEY).await?;
-                let recovery = ::seal::KeyWrapper::unwrap(&**wrapper, &stored)
-                    .map_err(|e| Error::Internal(format!("the seal could not unwrap the recovery key: {e}")))?;
+                let recovery = ::seal::KeyWrapper::unwrap(&**wrapper, &stored).map_err(|e| {
+                    Error::Internal(format!("the seal could not unwrap the recovery key: {e}"))
+                })?;
                 if !bool::from(recovery.as_slice().ct_eq(secret)) {
                     return Err(Error::InvalidRequest("invalid recovery key".into()));
                 }
                 let wrapped = seal::read_wrapped(backend, seal::UNSEAL_KEYS).await?;
-                ::seal::KeyWrapper::unwrap(&**wrapper, &wrapped)
-                    .map_err(|e| Error::Internal(format!("the seal could not unwrap the root key: {e}")))?
+                ::seal::KeyWrapper::unwrap(&**wrapper, &wrapped).map_err(|e| {
+                    Error::Internal(format!("the seal could not unwrap the root key: {e}"))
+                })?
             }
         };
         self.open_barrier(&root).await
@@ -321,7 +358,8 @@ impl Core {
     /// Open the barrier with the root key and move to `Unsealed`. The caller holds the
     /// lifecycle lock.
     async fn open_barrier(&self, root: &[u8]) -> Result<()> {
-        let root = Key::from_slice(root).map_err(|e| Error::Internal(format!("stored root key: {e}")))?;
+        let root =
+            Key::from_slice(root).map_err(|e| Error::Internal(format!("stored root key: {e}")))?;
         let barrier = Barrier::unlock(self.shared.backend.clone(), &root).await?;
         let unsealed = Unsealed::load(Arc::new(barrier)).await?;
         *self.write_state() = State::Unsealed(Arc::new(unsealed));
@@ -345,7 +383,8 @@ impl Core {
         let config = seal::unseal_config(&*self.shared.backend, &self.shared.seal)
             .await?
             .ok_or_else(|| Error::Internal("seal configuration vanished".into()))?;
-        *self.write_state() = State::Sealed(UnsealProgress::new(config.secret_threshold.max(1) as usize));
+        *self.write_state() =
+            State::Sealed(UnsealProgress::new(config.secret_threshold.max(1) as usize));
         tracing::info!("sealed");
         Ok(())
     }
@@ -360,7 +399,9 @@ fn validate_init(
             "PGP-encrypted key shares are not supported by this server; omit pgp_keys".into(),
         ));
     }
-    let invalid = |what: &str, e: ::seal::Error| Error::InvalidRequest(format!("invalid {what} configuration: {e}"));
+    let invalid = |what: &str, e: ::seal::Error| {
+        Error::InvalidRequest(format!("invalid {what} configuration: {e}"))
+    };
     match seal {
         SealKind::Shamir => {
             let mut extra = Vec::new();
@@ -376,21 +417,29 @@ fn validate_init(
                     extra.join(",")
                 )));
             }
-            let config = ::seal::SealConfig::shamir(p.secret_shares, p.secret_threshold).map_err(|e| invalid("seal", e))?;
+            let config = ::seal::SealConfig::shamir(p.secret_shares, p.secret_threshold)
+                .map_err(|e| invalid("seal", e))?;
             if p.stored_shares > 0 && p.stored_shares as u32 > config.secret_shares {
-                return Err(Error::InvalidRequest("invalid seal configuration: stored keys cannot be larger than shares".into()));
+                return Err(Error::InvalidRequest(
+                    "invalid seal configuration: stored keys cannot be larger than shares".into(),
+                ));
             }
             Ok((config, None))
         }
         SealKind::Static(_) => {
             if p.secret_shares != 0 || p.secret_threshold != 0 {
                 return Err(Error::InvalidRequest(
-                    "parameters secret_shares,secret_threshold not applicable to seal type static".into(),
+                    "parameters secret_shares,secret_threshold not applicable to seal type static"
+                        .into(),
                 ));
             }
             let recovery = ::seal::SealConfig::recovery(p.recovery_shares, p.recovery_threshold)
                 .map_err(|e| invalid("recovery", e))?;
-            let barrier = ::seal::SealConfig { r#type: "static".into(), secret_shares: 1, secret_threshold: 1 };
+            let barrier = ::seal::SealConfig {
+                r#type: "static".into(),
+                secret_shares: 1,
+                secret_threshold: 1,
+            };
             Ok((barrier, Some(recovery)))
         }
     }
@@ -404,6 +453,10 @@ fn split_key(key: &Key, config: &::seal::SealConfig) -> Result<Vec<Zeroizing<Vec
         1 => return Ok(vec![Zeroizing::new(key.as_bytes().to_vec())]),
         _ => {}
     }
-    ::seal::shamir::split(key.as_bytes(), config.secret_shares as usize, config.secret_threshold as usize)
-        .map_err(|e| Error::Internal(format!("shamir split: {e}")))
+    ::seal::shamir::split(
+        key.as_bytes(),
+        config.secret_shares as usize,
+        config.secret_threshold as usize,
+    )
+    .map_err(|e| Error::Internal(format!("shamir split: {e}")))
 }

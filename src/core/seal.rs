@@ -51,7 +51,11 @@ pub(crate) async fn unseal_config(
     backend: &dyn storage::Backend,
     kind: &SealKind,
 ) -> Result<Option<SealConfig>> {
-    let path = if kind.is_auto() { RECOVERY_CONFIG } else { SEAL_CONFIG };
+    let path = if kind.is_auto() {
+        RECOVERY_CONFIG
+    } else {
+        SEAL_CONFIG
+    };
     read_json(backend, path).await
 }
 
@@ -60,12 +64,17 @@ pub(crate) async fn is_initialized(backend: &dyn storage::Backend) -> Result<boo
 }
 
 pub(crate) async fn read_wrapped(backend: &dyn storage::Backend, path: &str) -> Result<Wrapped> {
-    read_json(backend, path)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("{path} is missing from an initialized data directory")))
+    read_json(backend, path).await?.ok_or_else(|| {
+        Error::Internal(format!(
+            "{path} is missing from an initialized data directory"
+        ))
+    })
 }
 
-async fn read_json<T: DeserializeOwned>(backend: &dyn storage::Backend, path: &str) -> Result<Option<T>> {
+async fn read_json<T: DeserializeOwned>(
+    backend: &dyn storage::Backend,
+    path: &str,
+) -> Result<Option<T>> {
     match backend.get(path).await? {
         Some(raw) => serde_json::from_slice(&raw)
             .map(Some)
@@ -81,5 +90,7 @@ pub(crate) fn json_op<T: serde::Serialize>(path: &str, value: &T) -> Result<stor
 
 /// Wrap with the auto seal; only called for `SealKind::Static`.
 pub(crate) fn wrap_with(wrapper: &dyn KeyWrapper, plaintext: &[u8]) -> Result<Wrapped> {
-    wrapper.wrap(plaintext).map_err(|e| Error::Internal(format!("seal wrap failed: {e}")))
+    wrapper
+        .wrap(plaintext)
+        .map_err(|e| Error::Internal(format!("seal wrap failed: {e}")))
 }

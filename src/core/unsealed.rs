@@ -26,7 +26,10 @@ pub(crate) struct ClusterInfo {
 impl ClusterInfo {
     pub(crate) fn generate() -> Self {
         let suffix: u32 = rand::thread_rng().gen();
-        Self { name: format!("vault-cluster-{suffix:08x}"), id: uuid::Uuid::new_v4().to_string() }
+        Self {
+            name: format!("vault-cluster-{suffix:08x}"),
+            id: uuid::Uuid::new_v4().to_string(),
+        }
     }
 
     /// The plaintext record `sys/init` seals into its batch.
@@ -50,14 +53,24 @@ impl Unsealed {
             .get(CLUSTER_INFO)
             .await?
             .ok_or_else(|| Error::Internal(format!("{CLUSTER_INFO} is missing")))?;
-        let cluster = serde_json::from_slice(&raw).map_err(|e| Error::Internal(format!("{CLUSTER_INFO}: {e}")))?;
+        let cluster = serde_json::from_slice(&raw)
+            .map_err(|e| Error::Internal(format!("{CLUSTER_INFO}: {e}")))?;
         let tokens = TokenStore::load(barrier.view(token::PREFIX)).await?;
-        Ok(Self { barrier, tokens, cluster })
+        Ok(Self {
+            barrier,
+            tokens,
+            cluster,
+        })
     }
 
     /// The pipeline's token step: the record for a live token, or `PermissionDenied`.
     pub(crate) async fn authenticate(&self, token: Option<&str>) -> Result<TokenEntry> {
-        let Some(token) = token else { return Err(Error::PermissionDenied) };
-        self.tokens.lookup(token).await?.ok_or(Error::PermissionDenied)
+        let Some(token) = token else {
+            return Err(Error::PermissionDenied);
+        };
+        self.tokens
+            .lookup(token)
+            .await?
+            .ok_or(Error::PermissionDenied)
     }
 }

@@ -49,18 +49,27 @@ impl ApiError {
                 E::NoHandler(_) => (StatusCode::NOT_FOUND, vec![e.to_string()]),
                 E::Internal(detail) => {
                     tracing::error!(error = %detail, "internal error");
-                    (StatusCode::INTERNAL_SERVER_ERROR, vec![multierror("internal error")])
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        vec![multierror("internal error")],
+                    )
                 }
             },
             ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, vec![msg.clone()]),
             ApiError::BadRequestBare => (StatusCode::BAD_REQUEST, vec![]),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, vec![]),
-            ApiError::UnsupportedMediaType(msg) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, vec![msg.clone()]),
-            ApiError::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, vec!["http: request body too large".into()])
+            ApiError::UnsupportedMediaType(msg) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, vec![msg.clone()])
             }
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                vec!["http: request body too large".into()],
+            ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, vec![]),
-            ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, vec!["context deadline exceeded".into()]),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec!["context deadline exceeded".into()],
+            ),
         }
     }
 }
@@ -78,15 +87,21 @@ mod tests {
 
     #[test]
     fn internal_details_are_not_sent() {
-        let (status, errors) = ApiError::Core(core::Error::Internal("disk /secret/path broke".into())).status_and_errors();
+        let (status, errors) =
+            ApiError::Core(core::Error::Internal("disk /secret/path broke".into()))
+                .status_and_errors();
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!errors.concat().contains("/secret/path"));
     }
 
     #[test]
     fn no_handler_text_matches_openbao() {
-        let (status, errors) = ApiError::Core(core::Error::NoHandler("x/y".into())).status_and_errors();
+        let (status, errors) =
+            ApiError::Core(core::Error::NoHandler("x/y".into())).status_and_errors();
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(errors, vec!["no handler for route \"x/y\". route entry not found.".to_string()]);
+        assert_eq!(
+            errors,
+            vec!["no handler for route \"x/y\". route entry not found.".to_string()]
+        );
     }
 }

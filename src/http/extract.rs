@@ -21,7 +21,10 @@ pub(crate) fn token(headers: &HeaderMap) -> Option<String> {
     }
     let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = auth.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_owned()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim().to_owned())
+        .filter(|t| !t.is_empty())
 }
 
 /// The body, refused past `limit` bytes.
@@ -29,7 +32,8 @@ pub(crate) async fn body_bytes(body: Body, limit: usize) -> Result<Bytes, ApiErr
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         // The only error `to_bytes` reports with a limit set, other than a broken
         // connection, is the limit itself.
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
             ApiError::PayloadTooLarge
         } else {
             ApiError::BadRequest(format!("failed to read request body: {e}"))
@@ -55,7 +59,9 @@ pub(crate) fn body_data(headers: &HeaderMap, bytes: &[u8]) -> Result<Option<Data
             "failed to decode JSON input: expected a JSON object, got {}",
             kind_of(&other)
         ))),
-        Err(e) => Err(ApiError::BadRequest(format!("failed to decode JSON input: {e}"))),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "failed to decode JSON input: {e}"
+        ))),
     }
 }
 
@@ -79,7 +85,9 @@ pub(crate) fn form_data(bytes: &[u8]) -> Data {
 }
 
 /// Decode request data into a typed struct, with OpenBao's error prefix.
-pub(crate) fn typed<T: serde::de::DeserializeOwned + Default>(data: Option<Data>) -> Result<T, ApiError> {
+pub(crate) fn typed<T: serde::de::DeserializeOwned + Default>(
+    data: Option<Data>,
+) -> Result<T, ApiError> {
     match data {
         None => Ok(T::default()),
         Some(map) => serde_json::from_value(Value::Object(map))
@@ -112,9 +120,22 @@ mod tests {
 
     #[test]
     fn token_sources_and_priority() {
-        assert_eq!(token(&headers(&[("x-vault-token", "a")])).as_deref(), Some("a"));
-        assert_eq!(token(&headers(&[("authorization", "Bearer b")])).as_deref(), Some("b"));
-        assert_eq!(token(&headers(&[("x-vault-token", "a"), ("authorization", "Bearer b")])).as_deref(), Some("a"));
+        assert_eq!(
+            token(&headers(&[("x-vault-token", "a")])).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            token(&headers(&[("authorization", "Bearer b")])).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            token(&headers(&[
+                ("x-vault-token", "a"),
+                ("authorization", "Bearer b")
+            ]))
+            .as_deref(),
+            Some("a")
+        );
         assert_eq!(token(&headers(&[("authorization", "Basic Zm9v")])), None);
         assert_eq!(token(&headers(&[])), None);
     }
@@ -124,10 +145,25 @@ mod tests {
         let none = HeaderMap::new();
         assert!(body_data(&none, b"").expect("empty").is_none());
         assert!(body_data(&none, b" null ").expect("null").is_none());
-        assert_eq!(body_data(&none, br#"{"a":1}"#).expect("json").expect("some")["a"], 1);
+        assert_eq!(
+            body_data(&none, br#"{"a":1}"#)
+                .expect("json")
+                .expect("some")["a"],
+            1
+        );
         let form = headers(&[("content-type", "application/x-www-form-urlencoded")]);
-        assert_eq!(body_data(&form, br#"{"a":1}"#).expect("json").expect("some")["a"], 1);
-        assert_eq!(body_data(&form, b"a=1&a=2&b=x").expect("form").expect("some")["a"], serde_json::json!(["1", "2"]));
+        assert_eq!(
+            body_data(&form, br#"{"a":1}"#)
+                .expect("json")
+                .expect("some")["a"],
+            1
+        );
+        assert_eq!(
+            body_data(&form, b"a=1&a=2&b=x")
+                .expect("form")
+                .expect("some")["a"],
+            serde_json::json!(["1", "2"])
+        );
         assert!(body_data(&none, b"{bad").is_err());
         assert!(body_data(&none, b"[1,2]").is_err());
     }

@@ -21,7 +21,10 @@ const DRAIN: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TlsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} holds no PEM {what}")]
     Missing { path: String, what: &'static str },
     #[error("TLS configuration: {0}")]
@@ -30,12 +33,20 @@ pub(crate) enum TlsError {
 
 /// A rustls acceptor from a listener's PEM files.
 pub(crate) fn acceptor(tls: &Tls) -> Result<TlsAcceptor, TlsError> {
-    let certs = read_pem(&tls.cert_file, |r| rustls_pemfile::certs(r).collect::<Result<Vec<_>, _>>())?;
+    let certs = read_pem(&tls.cert_file, |r| {
+        rustls_pemfile::certs(r).collect::<Result<Vec<_>, _>>()
+    })?;
     if certs.is_empty() {
-        return Err(TlsError::Missing { path: tls.cert_file.display().to_string(), what: "certificate" });
+        return Err(TlsError::Missing {
+            path: tls.cert_file.display().to_string(),
+            what: "certificate",
+        });
     }
-    let key = read_pem(&tls.key_file, rustls_pemfile::private_key)?
-        .ok_or_else(|| TlsError::Missing { path: tls.key_file.display().to_string(), what: "private key" })?;
+    let key =
+        read_pem(&tls.key_file, rustls_pemfile::private_key)?.ok_or_else(|| TlsError::Missing {
+            path: tls.key_file.display().to_string(),
+            what: "private key",
+        })?;
     let versions: &[&rustls::SupportedProtocolVersion] = match tls.min_version {
         TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::Tls13 => &[&rustls::version::TLS13],
@@ -53,7 +64,10 @@ fn read_pem<T>(
     path: &Path,
     parse: impl FnOnce(&mut dyn std::io::BufRead) -> Result<T, std::io::Error>,
 ) -> Result<T, TlsError> {
-    let err = |source| TlsError::Read { path: path.display().to_string(), source };
+    let err = |source| TlsError::Read {
+        path: path.display().to_string(),
+        source,
+    };
     let bytes = std::fs::read(path).map_err(err)?;
     parse(&mut &bytes[..]).map_err(err)
 }
@@ -88,10 +102,24 @@ pub(crate) async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             let result = match tls {
-                None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned()).await,
+                None => {
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(stream) => {
-                        watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned()).await
+                        watcher
+                            .watch(
+                                builder
+                                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                    .into_owned(),
+                            )
+                            .await
                     }
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -105,7 +133,10 @@ pub(crate) async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after {DRAIN:?}; closing them");
     }
 }

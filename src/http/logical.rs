@@ -35,8 +35,15 @@ pub(super) async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let mut path = uri.path().strip_prefix("/v1/").unwrap_or_default().to_owned();
-    let mut query = uri.query().map(|q| form_data(q.as_bytes())).unwrap_or_default();
+    let mut path = uri
+        .path()
+        .strip_prefix("/v1/")
+        .unwrap_or_default()
+        .to_owned();
+    let mut query = uri
+        .query()
+        .map(|q| form_data(q.as_bytes()))
+        .unwrap_or_default();
     let op = operation(&method, &mut query, &headers)?;
     let data = match op {
         Operation::Read | Operation::List | Operation::Delete => query,
@@ -49,10 +56,19 @@ pub(super) async fn handle(
         if !path.ends_with('/') {
             path.push('/');
         }
-    } else if matches!(op, Operation::Create | Operation::Update | Operation::Patch) && path.ends_with('/') {
-        return Err(ApiError::BadRequest("cannot write to a path ending in '/'".into()));
+    } else if matches!(op, Operation::Create | Operation::Update | Operation::Patch)
+        && path.ends_with('/')
+    {
+        return Err(ApiError::BadRequest(
+            "cannot write to a path ending in '/'".into(),
+        ));
     }
-    let req = Request { op, path, data, token: token(&headers) };
+    let req = Request {
+        op,
+        path,
+        data,
+        token: token(&headers),
+    };
     let resp = state.core.handle(req).await?;
     if resp.is_empty() {
         return Ok(no_content());
@@ -71,7 +87,11 @@ pub(super) async fn handle(
 }
 
 /// HTTP verb (and `?list=`) to logical operation.
-fn operation(method: &Method, query: &mut Data, headers: &HeaderMap) -> Result<Operation, ApiError> {
+fn operation(
+    method: &Method,
+    query: &mut Data,
+    headers: &HeaderMap,
+) -> Result<Operation, ApiError> {
     match method.as_str() {
         "GET" => match query.remove("list") {
             None => Ok(Operation::Read),
@@ -86,7 +106,10 @@ fn operation(method: &Method, query: &mut Data, headers: &HeaderMap) -> Result<O
         "POST" | "PUT" => Ok(Operation::Update),
         "DELETE" => Ok(Operation::Delete),
         "PATCH" => {
-            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if ct.split(';').next().map(str::trim) == Some(MERGE_PATCH) {
                 Ok(Operation::Patch)
             } else {

@@ -60,8 +60,14 @@ async fn common(State(state): State<AppState>, mut req: Request, next: Next) -> 
     let id = uuid::Uuid::new_v4().to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     // The path only: query strings and bodies can carry secrets and never reach the logs.
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
-    let mut resp = match tokio::time::timeout(state.max_request_duration, next.run(req).instrument(span.clone())).await {
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let mut resp = match tokio::time::timeout(
+        state.max_request_duration,
+        next.run(req).instrument(span.clone()),
+    )
+    .await
+    {
         Ok(resp) => resp,
         Err(_) => ApiError::Timeout.into_response(),
     };
@@ -72,7 +78,10 @@ async fn common(State(state): State<AppState>, mut req: Request, next: Next) -> 
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),
     );
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -89,7 +98,10 @@ pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -
     bytes.push(b'\n');
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 

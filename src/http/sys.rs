@@ -53,10 +53,18 @@ struct InitAnswer {
 }
 
 /// `GET|PUT sys/init`.
-pub(super) async fn init(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Result<Response> {
+pub(super) async fn init(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
     if method == Method::GET {
         let initialized = state.core.is_initialized();
-        return Ok(json_response(StatusCode::OK, &serde_json::json!({ "initialized": initialized })));
+        return Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({ "initialized": initialized }),
+        ));
     }
     if !is_write(&method) {
         return Err(ApiError::MethodNotAllowed);
@@ -69,13 +77,18 @@ pub(super) async fn init(State(state): State<AppState>, method: Method, headers:
         recovery_shares: body.recovery_shares,
         recovery_threshold: body.recovery_threshold,
         stored_shares: body.stored_shares,
-        pgp_keys: has_pgp(&body.pgp_keys) || has_pgp(&body.recovery_pgp_keys) || !body.root_token_pgp_key.is_empty(),
+        pgp_keys: has_pgp(&body.pgp_keys)
+            || has_pgp(&body.recovery_pgp_keys)
+            || !body.root_token_pgp_key.is_empty(),
         root_token_id: None,
     };
     let result = state.core.init(params).await?;
-    let hex_all = |keys: &[zeroize::Zeroizing<Vec<u8>>]| keys.iter().map(hex::encode).collect::<Vec<_>>();
+    let hex_all =
+        |keys: &[zeroize::Zeroizing<Vec<u8>>]| keys.iter().map(hex::encode).collect::<Vec<_>>();
     let b64_all = |keys: &[zeroize::Zeroizing<Vec<u8>>]| {
-        keys.iter().map(|k| base64::engine::general_purpose::STANDARD.encode(k)).collect::<Vec<_>>()
+        keys.iter()
+            .map(|k| base64::engine::general_purpose::STANDARD.encode(k))
+            .collect::<Vec<_>>()
     };
     let answer = InitAnswer {
         keys: hex_all(&result.keys),
@@ -150,20 +163,31 @@ struct UnsealBody {
 }
 
 /// `PUT sys/unseal`.
-pub(super) async fn unseal(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Body) -> Result<Response> {
+pub(super) async fn unseal(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
     if !is_write(&method) {
         return Err(ApiError::MethodNotAllowed);
     }
     let body: UnsealBody = read_typed(&state, &headers, body).await?;
     if body.migrate {
-        return Err(ApiError::BadRequest("seal migration is not supported by this server".into()));
+        return Err(ApiError::BadRequest(
+            "seal migration is not supported by this server".into(),
+        ));
     }
     let status = state.core.unseal(body.key.as_deref(), body.reset).await?;
     Ok(seal_status_answer(status))
 }
 
 /// `PUT sys/seal`: root only.
-pub(super) async fn seal(State(state): State<AppState>, method: Method, headers: HeaderMap) -> Result<Response> {
+pub(super) async fn seal(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response> {
     if !is_write(&method) {
         return Err(ApiError::MethodNotAllowed);
     }
@@ -222,14 +246,26 @@ fn parse_code(s: &Option<String>, default: StatusCode) -> Result<StatusCode> {
 
 /// `GET|HEAD sys/health`: status by the first matching rule — uninitialized, sealed,
 /// standby (not while `standbyok`), active — each code overridable by the query.
-pub(super) async fn health(State(state): State<AppState>, method: Method, query: std::result::Result<Query<HealthQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response> {
+pub(super) async fn health(
+    State(state): State<AppState>,
+    method: Method,
+    query: std::result::Result<Query<HealthQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::MethodNotAllowed);
     }
     let Query(q) = query.map_err(|_| ApiError::BadRequestBare)?;
     // Parsed even when unused, so a malformed value is refused whatever the state.
-    let _standby_ok = q.standbyok.as_deref().map(|s| parse_bool(s).ok_or(ApiError::BadRequestBare)).transpose()?;
-    let _perf_standby_ok = q.perfstandbyok.as_deref().map(|s| parse_bool(s).ok_or(ApiError::BadRequestBare)).transpose()?;
+    let _standby_ok = q
+        .standbyok
+        .as_deref()
+        .map(|s| parse_bool(s).ok_or(ApiError::BadRequestBare))
+        .transpose()?;
+    let _perf_standby_ok = q
+        .perfstandbyok
+        .as_deref()
+        .map(|s| parse_bool(s).ok_or(ApiError::BadRequestBare))
+        .transpose()?;
     let active = parse_code(&q.activecode, StatusCode::OK)?;
     let _standby = parse_code(&q.standbycode, StatusCode::TOO_MANY_REQUESTS)?;
     let sealed = parse_code(&q.sealedcode, StatusCode::SERVICE_UNAVAILABLE)?;
@@ -241,7 +277,10 @@ pub(super) async fn health(State(state): State<AppState>, method: Method, query:
         Health::Uninitialized => (uninit, down(false, now)),
         Health::Sealed => (sealed, down(true, now)),
         // A single node without HA storage is always the active node.
-        Health::Active { cluster_name, cluster_id } => (
+        Health::Active {
+            cluster_name,
+            cluster_id,
+        } => (
             active,
             HealthAnswer {
                 initialized: true,
@@ -284,5 +323,8 @@ pub(super) async fn leader(State(state): State<AppState>, method: Method) -> Res
         return Err(ApiError::MethodNotAllowed);
     }
     state.core.unsealed()?;
-    Ok(json_response(StatusCode::OK, &serde_json::json!({ "ha_enabled": false })))
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "ha_enabled": false }),
+    ))
 }

@@ -54,7 +54,8 @@ impl Salt {
 
     fn salt_id(&self, id: &str) -> String {
         // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("hmac takes any key length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("hmac takes any key length");
         mac.update(id.as_bytes());
         format!("h{}", hex::encode(mac.finalize().into_bytes()))
     }
@@ -66,7 +67,11 @@ pub(crate) fn generate_id() -> Zeroizing<String> {
 }
 
 fn random_base62(n: usize) -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(n)
+        .map(char::from)
+        .collect()
 }
 
 fn now_unix() -> i64 {
@@ -105,8 +110,13 @@ impl TokenStore {
         let salt = view
             .get(SALT_KEY)
             .await?
-            .ok_or_else(|| BarrierError::Decrypt { path: format!("{PREFIX}{SALT_KEY}") })?;
-        Ok(Self { view, salt: Salt(salt) })
+            .ok_or_else(|| BarrierError::Decrypt {
+                path: format!("{PREFIX}{SALT_KEY}"),
+            })?;
+        Ok(Self {
+            view,
+            salt: Salt(salt),
+        })
     }
 
     /// The record for `id`, if it is a live token.
@@ -118,8 +128,10 @@ impl TokenStore {
         let Some(raw) = self.view.get(&format!("id/{salted}")).await? else {
             return Ok(None);
         };
-        let entry: TokenEntry = serde_json::from_slice(&raw)
-            .map_err(|_| BarrierError::Decrypt { path: format!("{PREFIX}id/{salted}") })?;
+        let entry: TokenEntry =
+            serde_json::from_slice(&raw).map_err(|_| BarrierError::Decrypt {
+                path: format!("{PREFIX}id/{salted}"),
+            })?;
         // The storage key already matched; this re-check binds the record to the key it was
         // found under (a record copied to another key is refused) without a timing leak.
         if bool::from(entry.salted_id.as_bytes().ct_eq(salted.as_bytes())) {
@@ -164,7 +176,10 @@ mod tests {
     async fn the_token_id_is_not_in_storage() {
         let id = generate_id();
         let (mem, _store) = store_with_root(&id).await;
-        for key in storage::Backend::list(&*mem, "sys/token/id/").await.expect("list") {
+        for key in storage::Backend::list(&*mem, "sys/token/id/")
+            .await
+            .expect("list")
+        {
             assert!(!key.contains(id.as_str()));
         }
     }
