@@ -8,6 +8,7 @@
 //!   combined from Shamir shares, or the static seal key;
 //! - with an auto seal, `core/recovery-config` (plaintext) and `core/recovery-key`, the
 //!   recovery key wrapped by the seal, so recovery shares can be checked while sealed.
+//!
 //! The keyring itself (`core/keyring`) is sealed under the root key; see `barrier`.
 
 use std::sync::Arc;

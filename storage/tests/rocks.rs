@@ -326,7 +326,9 @@ fn wait_for_line(out: &mut ChildStdout, want: &str) {
         line.clear();
         let n = reader.read_line(&mut line).expect("read child");
         assert!(n > 0, "child exited before printing {want:?}");
-        if line.trim() == want {
+        // libtest may print `test child_process ... ` on the same line before the child's
+        // own output, so match the end of the line.
+        if line.trim_end().ends_with(want) {
             return;
         }
     }

