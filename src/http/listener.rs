@@ -72,6 +72,25 @@ fn read_pem<T>(
     parse(&mut &bytes[..]).map_err(err)
 }
 
+/// What one accepted connection needs, whether it arrives plain or through TLS.
+struct Conn {
+    builder: auto::Builder<TokioExecutor>,
+    service: TowerToHyperService<Router>,
+    watcher: hyper_util::server::graceful::Watcher,
+}
+
+impl Conn {
+    async fn serve<S>(self, stream: S) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), self.service);
+        self.watcher.watch(conn.into_owned()).await
+    }
+}
+
 /// Accept connections until `shutdown` resolves, then let open ones drain.
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -96,31 +115,17 @@ pub(crate) async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let conn = Conn {
+            builder: builder.clone(),
+            service: TowerToHyperService::new(app.clone()),
+            watcher: graceful.watcher(),
+        };
         let tls = tls.clone();
         tokio::spawn(async move {
             let result = match tls {
-                None => {
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                                .into_owned(),
-                        )
-                        .await
-                }
+                None => conn.serve(stream).await,
                 Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => {
-                        watcher
-                            .watch(
-                                builder
-                                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                                    .into_owned(),
-                            )
-                            .await
-                    }
+                    Ok(stream) => conn.serve(stream).await,
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
                         return;

@@ -17,6 +17,7 @@ pub struct Coffer {
     pub port: u16,
     child: Option<Child>,
     run: u32,
+    tls: bool,
 }
 
 /// A free loopback port: bind :0, read it, let go.
@@ -30,15 +31,22 @@ pub fn free_port() -> u16 {
 impl Coffer {
     /// A config with RocksDB storage in a temp dir; `extra` is appended (e.g. a seal block).
     pub fn new(extra: &str) -> Coffer {
+        Self::with_listener("tls_disable = true", extra)
+    }
+
+    /// As [`Coffer::new`], with these lines inside the listener block (besides `address`).
+    pub fn with_listener(listener: &str, extra: &str) -> Coffer {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
+        let tls = !listener.contains("tls_disable = true");
         let c = Coffer {
             dir,
             port,
             child: None,
             run: 0,
+            tls,
         };
-        c.write_config(extra);
+        c.write_config(listener, extra);
         c
     }
 
@@ -50,9 +58,9 @@ impl Coffer {
         self.dir.path().join("coffer.hcl")
     }
 
-    fn write_config(&self, extra: &str) {
+    fn write_config(&self, listener: &str, extra: &str) {
         let hcl = format!(
-            "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  {listener}\n}}\n\
              storage \"rocksdb\" {{\n  path = \"{data}\"\n}}\n\
              api_addr = \"http://127.0.0.1:{port}\"\ndisable_mlock = true\n{extra}\n",
             port = self.port,
@@ -62,7 +70,8 @@ impl Coffer {
     }
 
     pub fn addr(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Start the server and wait (bounded) until it answers `sys/health`.
@@ -93,7 +102,12 @@ impl Coffer {
                     self.stderr()
                 );
             }
-            if http(self.port, "GET", "/v1/sys/health", "", None).is_ok() {
+            let ready = if self.tls {
+                TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            } else {
+                http(self.port, "GET", "/v1/sys/health", "", None).is_ok()
+            };
+            if ready {
                 return self;
             }
             std::thread::sleep(Duration::from_millis(25));
