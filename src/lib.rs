@@ -13,6 +13,11 @@
 //! - `logical`: the shared request/response vocabulary and the plaintext `Storage` trait.
 //! - `barrier`: the only bridge from plaintext to the untrusted `storage` crate; every value
 //!   is sealed with the keyring from the `seal` crate, the storage path as AAD.
+//! - `engine`: the trait every secrets engine implements, its path tables and the builtin
+//!   registry; engines see only their own storage view.
+//! - `router`: the mount table and longest-prefix routing over an immutable snapshot.
+//! - `system`: the `sys/` backend (mounts, remount, the CLI's preflight endpoint).
+//! - `secrets`: the engines themselves (KV v1 and v2).
 //! - `token`: the token store (today: the root token), salted-hash lookups only.
 //! - `telemetry`: the tracing subscriber.
 //!
@@ -22,9 +27,13 @@ pub(crate) mod barrier;
 pub mod config;
 pub(crate) mod core;
 pub(crate) mod duration;
+pub(crate) mod engine;
 pub(crate) mod http;
 pub(crate) mod logical;
+pub(crate) mod router;
+pub(crate) mod secrets;
 pub mod server;
+pub(crate) mod system;
 pub mod telemetry;
 pub(crate) mod token;
 pub(crate) mod version;

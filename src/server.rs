@@ -123,6 +123,7 @@ impl Server {
             .ok_or_else(|| ServerError::Core("init returned no key".into()))?;
         let unseal_key = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(key));
         server.core.unseal(Some(&unseal_key), false).await?;
+        server.core.unsealed()?.mount_dev_secret().await?;
         Ok((
             server,
             DevCredentials {

@@ -5,6 +5,9 @@
 //! OpenBao API level we implement (2.7.2) and add our own version as build metadata, which
 //! semver comparisons ignore (see docs/compat.md).
 
+/// The OpenBao release whose API this build speaks.
+pub(crate) const OPENBAO_API: &str = "2.7.2";
+
 /// `2.7.2+coffer.<crate version>`.
 pub(crate) const WIRE_VERSION: &str = concat!("2.7.2+coffer.", env!("CARGO_PKG_VERSION"));
 

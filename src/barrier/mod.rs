@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use seal::{Key, Keyring};
 use zeroize::Zeroizing;
 
-use crate::logical::storage::{Storage, StorageOp};
+use crate::logical::storage::{Precondition, Stamp, Storage, StorageOp};
 pub(crate) use view::View;
 
 /// Where the keyring is stored, sealed under the root key.
@@ -104,6 +104,19 @@ impl Storage for Barrier {
         }
     }
 
+    async fn get_stamped(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Zeroizing<Vec<u8>>, Stamp)>, BarrierError> {
+        match self.backend.get(key).await? {
+            Some(sealed) => {
+                let plain = self.open(key, &sealed)?;
+                Ok(Some((plain, Stamp(sealed))))
+            }
+            None => Ok(None),
+        }
+    }
+
     async fn put(&self, key: &str, value: &[u8]) -> Result<(), BarrierError> {
         let sealed = self.seal_value(key, value);
         Ok(self.backend.put(key, sealed).await?)
@@ -117,11 +130,22 @@ impl Storage for Barrier {
         Ok(self.backend.list(prefix).await?)
     }
 
-    async fn batch(&self, absent: &[&str], ops: Vec<StorageOp>) -> Result<(), BarrierError> {
+    async fn batch(
+        &self,
+        conditions: Vec<Precondition>,
+        ops: Vec<StorageOp>,
+    ) -> Result<(), BarrierError> {
         let batch = storage::Batch {
-            conditions: absent
-                .iter()
-                .map(|k| storage::Condition::Absent((*k).into()))
+            // A stamp is the sealed bytes as stored, so "unchanged" is a byte comparison of
+            // ciphertext below the barrier: it works the same inside a replicated apply.
+            conditions: conditions
+                .into_iter()
+                .map(|c| match c {
+                    Precondition::Absent(k) => storage::Condition::Absent(k),
+                    Precondition::Unchanged(k, Stamp(sealed)) => {
+                        storage::Condition::Equals(k, sealed)
+                    }
+                })
                 .collect(),
             ops: ops
                 .into_iter()
@@ -203,13 +227,34 @@ mod tests {
     #[tokio::test]
     async fn batch_respects_absent_conditions() {
         let (_mem, b) = barrier();
-        b.batch(&["k"], vec![StorageOp::Put("k".into(), b"1".to_vec())])
+        let absent = || vec![Precondition::Absent("k".into())];
+        b.batch(absent(), vec![StorageOp::Put("k".into(), b"1".to_vec())])
             .await
             .expect("first");
         let again = b
-            .batch(&["k"], vec![StorageOp::Put("k".into(), b"2".to_vec())])
+            .batch(absent(), vec![StorageOp::Put("k".into(), b"2".to_vec())])
             .await;
         assert!(matches!(again, Err(BarrierError::Conflict)));
         assert_eq!(&b.get("k").await.expect("get").expect("some")[..], b"1");
+    }
+
+    #[tokio::test]
+    async fn a_stamp_matches_only_the_value_it_was_read_from() {
+        let (_mem, b) = barrier();
+        b.put("k", b"same").await.expect("put");
+        let (_, stamp) = b.get_stamped("k").await.expect("get").expect("some");
+        // The same plaintext written again is a different value: fresh nonce, new stamp.
+        b.put("k", b"same").await.expect("put");
+        let stale = vec![Precondition::Unchanged("k".into(), stamp)];
+        let put = || vec![StorageOp::Put("k".into(), b"mine".to_vec())];
+        assert!(matches!(
+            b.batch(stale, put()).await,
+            Err(BarrierError::Conflict)
+        ));
+        let (_, fresh) = b.get_stamped("k").await.expect("get").expect("some");
+        b.batch(vec![Precondition::Unchanged("k".into(), fresh)], put())
+            .await
+            .expect("fresh stamp applies");
+        assert_eq!(&b.get("k").await.expect("get").expect("some")[..], b"mine");
     }
 }

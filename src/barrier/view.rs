@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 use super::{Barrier, BarrierError};
-use crate::logical::storage::{Storage, StorageOp};
+use crate::logical::storage::{Precondition, Stamp, Storage, StorageOp};
 
 #[derive(Clone)]
 pub(crate) struct View {
@@ -29,12 +29,25 @@ impl View {
     fn full(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
     }
+
+    /// The physical prefix of this view, for tests that look below the barrier.
+    #[cfg(test)]
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
 }
 
 #[async_trait]
 impl Storage for View {
     async fn get(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, BarrierError> {
         self.barrier.get(&self.full(key)).await
+    }
+
+    async fn get_stamped(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Zeroizing<Vec<u8>>, Stamp)>, BarrierError> {
+        self.barrier.get_stamped(&self.full(key)).await
     }
 
     async fn put(&self, key: &str, value: &[u8]) -> Result<(), BarrierError> {
@@ -49,9 +62,18 @@ impl Storage for View {
         self.barrier.list(&self.full(prefix)).await
     }
 
-    async fn batch(&self, absent: &[&str], ops: Vec<StorageOp>) -> Result<(), BarrierError> {
-        let absent: Vec<String> = absent.iter().map(|k| self.full(k)).collect();
-        let absent: Vec<&str> = absent.iter().map(String::as_str).collect();
+    async fn batch(
+        &self,
+        conditions: Vec<Precondition>,
+        ops: Vec<StorageOp>,
+    ) -> Result<(), BarrierError> {
+        let conditions = conditions
+            .into_iter()
+            .map(|c| match c {
+                Precondition::Absent(k) => Precondition::Absent(self.full(&k)),
+                Precondition::Unchanged(k, s) => Precondition::Unchanged(self.full(&k), s),
+            })
+            .collect();
         let ops = ops
             .into_iter()
             .map(|op| match op {
@@ -59,6 +81,6 @@ impl Storage for View {
                 StorageOp::Delete(k) => StorageOp::Delete(self.full(&k)),
             })
             .collect();
-        self.barrier.batch(&absent, ops).await
+        self.barrier.batch(conditions, ops).await
     }
 }

@@ -3,7 +3,8 @@
 //! Built from storage at unseal, dropped at seal: dropping an `Unsealed` drops the keyring,
 //! the token store and (as they arrive) the router, policies, leases and their workers.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,10 @@ use zeroize::Zeroizing;
 
 use super::error::{Error, Result};
 use crate::barrier::Barrier;
+use crate::engine::{registry, DynBackend, Mounted};
 use crate::logical::storage::Storage;
+use crate::router::{MountEntry, MountRequest, Router, RouterError};
+use crate::system::SystemBackend;
 use crate::token::{self, TokenEntry, TokenStore};
 
 const CLUSTER_INFO: &str = "core/cluster/local/info";
@@ -40,10 +44,24 @@ impl ClusterInfo {
 }
 
 pub(crate) struct Unsealed {
-    #[allow(dead_code)] // the router and the engines' views hang off it next
-    pub(crate) barrier: Arc<Barrier>,
+    pub(crate) router: Arc<Router>,
     pub(crate) tokens: TokenStore,
     pub(crate) cluster: ClusterInfo,
+}
+
+/// Builds the engine for a mount entry: the system backend (which gets a handle on the
+/// router) or a builtin from the registry.
+fn engine_for(
+    entry: &MountEntry,
+    router: Weak<Router>,
+) -> Result<Arc<dyn DynBackend>, RouterError> {
+    if entry.kind == "system" {
+        let sys = Mounted::new(SystemBackend::new(router))
+            .map_err(|e| RouterError::Invalid(e.to_string()))?;
+        return Ok(Arc::new(sys));
+    }
+    let options = entry.options.clone().unwrap_or_default();
+    Ok(registry::build(&entry.kind, &options)?)
 }
 
 impl Unsealed {
@@ -56,11 +74,26 @@ impl Unsealed {
         let cluster = serde_json::from_slice(&raw)
             .map_err(|e| Error::Internal(format!("{CLUSTER_INFO}: {e}")))?;
         let tokens = TokenStore::load(barrier.view(token::PREFIX)).await?;
+        let router = Router::load(barrier, Box::new(engine_for)).await?;
         Ok(Self {
-            barrier,
+            router,
             tokens,
             cluster,
         })
+    }
+
+    /// What `-dev` mounts, as OpenBao's dev mode does: KV v2 at `secret/`.
+    pub(crate) async fn mount_dev_secret(&self) -> Result<()> {
+        if self.router.mount_at("secret/").is_some() {
+            return Ok(());
+        }
+        let req = MountRequest {
+            kind: "kv".into(),
+            description: "key/value secret storage".into(),
+            options: Some(BTreeMap::from([("version".into(), "2".into())])),
+            ..MountRequest::default()
+        };
+        Ok(self.router.mount("secret/", req).await?)
     }
 
     /// The pipeline's token step: the record for a live token, or `PermissionDenied`.

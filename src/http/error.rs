@@ -45,8 +45,17 @@ impl ApiError {
                 E::NotInitialized | E::AlreadyInitialized | E::InvalidRequest(_) => {
                     (StatusCode::BAD_REQUEST, vec![e.to_string()])
                 }
-                E::PermissionDenied => (StatusCode::FORBIDDEN, vec![e.to_string()]),
+                E::PermissionDenied | E::Forbidden(_) => {
+                    (StatusCode::FORBIDDEN, vec![e.to_string()])
+                }
+                E::AclDenied => (StatusCode::FORBIDDEN, vec![multierror(&e.to_string())]),
                 E::NoHandler(_) => (StatusCode::NOT_FOUND, vec![e.to_string()]),
+                E::UnsupportedPath => (StatusCode::NOT_FOUND, vec![multierror(&e.to_string())]),
+                E::UnsupportedOperation => (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    vec![multierror(&e.to_string())],
+                ),
+                E::NotFound => (StatusCode::NOT_FOUND, vec![]),
                 E::Internal(detail) => {
                     tracing::error!(error = %detail, "internal error");
                     (

@@ -1,7 +1,7 @@
 //! Every `/v1/` path that is not a raw `sys/` handler: HTTP in, logical request to the core,
 //! Vault envelope out.
 
-use axum::body::Body;
+use axum::body::Body as HttpBody;
 use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::extract::{body_bytes, body_data, form_data, token};
 use super::{json_response, no_content, ApiError, AppState, RequestId};
-use crate::logical::{Data, Operation, Request};
+use crate::logical::{Body, Data, Operation, Request};
 
 const MERGE_PATCH: &str = "application/merge-patch+json";
 
@@ -33,13 +33,9 @@ pub(super) async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Body,
+    body: HttpBody,
 ) -> Result<Response, ApiError> {
-    let mut path = uri
-        .path()
-        .strip_prefix("/v1/")
-        .unwrap_or_default()
-        .to_owned();
+    let mut path = logical_path(&uri)?;
     let mut query = uri
         .query()
         .map(|q| form_data(q.as_bytes()))
@@ -56,9 +52,7 @@ pub(super) async fn handle(
         if !path.ends_with('/') {
             path.push('/');
         }
-    } else if matches!(op, Operation::Create | Operation::Update | Operation::Patch)
-        && path.ends_with('/')
-    {
+    } else if op.is_write() && path.ends_with('/') {
         return Err(ApiError::BadRequest(
             "cannot write to a path ending in '/'".into(),
         ));
@@ -70,21 +64,106 @@ pub(super) async fn handle(
         token: token(&headers),
     };
     let resp = state.core.handle(req).await?;
-    if resp.is_empty() {
-        return Ok(no_content());
+    let (status, data) = match resp.body {
+        Body::NoContent if resp.warnings.is_empty() => return Ok(no_content()),
+        Body::NoContent => (StatusCode::OK, None),
+        Body::Data(d) => (StatusCode::OK, Some(d)),
+        Body::NotFound => return Err(ApiError::Core(crate::core::Error::NotFound)),
+        Body::Gone(d) => (StatusCode::NOT_FOUND, Some(d)),
+    };
+    // A list that found nothing is a 404, as OpenBao answers it.
+    if op == Operation::List && data.as_ref().is_some_and(is_empty_list) {
+        return Err(ApiError::Core(crate::core::Error::NotFound));
     }
+    let top_level = match (&data, resp.data_at_top_level) {
+        (Some(d), true) => Some(d.clone()),
+        _ => None,
+    };
     let envelope = Envelope {
         request_id: &request_id,
         lease_id: "",
         renewable: false,
-        lease_duration: 0,
-        data: resp.data,
+        lease_duration: resp.lease_duration,
+        data,
         wrap_info: None,
         warnings: (!resp.warnings.is_empty()).then_some(resp.warnings),
         auth: None,
     };
-    Ok(json_response(StatusCode::OK, &envelope))
+    Ok(match top_level {
+        None => json_response(status, &envelope),
+        Some(copy) => legacy_response(status, &copy, &envelope),
+    })
 }
+
+/// The path below `/v1/`, percent-decoded as Go's server decodes it (`%2F` is `/`).
+/// Dot segments are refused: a client that sends `a/../b` means a path it did not write, and
+/// a proxy in front of us may have resolved it differently, so no answer would be safe.
+fn logical_path(uri: &Uri) -> Result<String, ApiError> {
+    let raw = uri.path().strip_prefix("/v1/").unwrap_or_default();
+    let path = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| ApiError::BadRequest("invalid path: not valid UTF-8".into()))?;
+    if path.split('/').any(|seg| seg == ".." || seg == ".") {
+        return Err(ApiError::BadRequest(format!(
+            "invalid path {path:?}: dot segments are not allowed"
+        )));
+    }
+    Ok(path.into_owned())
+}
+
+fn is_empty_list(d: &Data) -> bool {
+    d.len() == 1
+        && d.get("keys")
+            .is_some_and(|k| k.as_array().is_some_and(Vec::is_empty))
+}
+
+/// OpenBao's legacy `sys/` shape: `data`'s entries first, at the top level, then the
+/// envelope as usual.
+fn legacy_response(status: StatusCode, copy: &Data, envelope: &Envelope<'_>) -> Response {
+    let (Ok(Value::Object(env)), Ok(copy)) =
+        (serde_json::to_value(envelope), serde_json::to_vec(copy))
+    else {
+        return json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &serde_json::json!({"errors": []}),
+        );
+    };
+    // `copy` serialises as `{...}`; splice the envelope's fields in after its entries, in
+    // the envelope's own order.
+    let mut out = copy;
+    out.pop();
+    for (i, field) in ENVELOPE_FIELDS.iter().enumerate() {
+        if i > 0 || !copy_is_empty(&out) {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("{field:?}:").as_bytes());
+        let v = env.get(*field).cloned().unwrap_or(Value::Null);
+        out.extend_from_slice(&serde_json::to_vec(&v).unwrap_or_else(|_| b"null".to_vec()));
+    }
+    out.extend_from_slice(b"}\n");
+    let mut resp = Response::new(HttpBody::from(out));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn copy_is_empty(open: &[u8]) -> bool {
+    open == b"{"
+}
+
+const ENVELOPE_FIELDS: [&str; 8] = [
+    "request_id",
+    "lease_id",
+    "renewable",
+    "lease_duration",
+    "data",
+    "wrap_info",
+    "warnings",
+    "auth",
+];
 
 /// HTTP verb (and `?list=`) to logical operation.
 fn operation(

@@ -1,7 +1,7 @@
 //! The shared vocabulary of a logical request and its response.
 //!
 //! A leaf module: it depends on nothing else in this crate, so HTTP, the core pipeline and
-//! (later) every engine can speak it without depending on one another.
+//! every engine can speak it without depending on one another.
 
 pub(crate) mod storage;
 
@@ -13,7 +13,6 @@ use serde_json::{Map, Value};
 pub(crate) enum Operation {
     Read,
     List,
-    #[allow(dead_code)] // produced by the existence check once engines are mounted
     Create,
     Update,
     Patch,
@@ -33,6 +32,14 @@ impl Operation {
             Operation::Delete => "delete",
         }
     }
+
+    /// Create, update and patch carry a body and may not target a path ending in `/`.
+    pub(crate) fn is_write(self) -> bool {
+        matches!(
+            self,
+            Operation::Create | Operation::Update | Operation::Patch
+        )
+    }
 }
 
 /// Request data: the JSON body or the query string, always an object.
@@ -40,7 +47,6 @@ pub(crate) type Data = Map<String, Value>;
 
 /// One logical request, as the pipeline sees it.
 #[derive(Debug)]
-#[allow(dead_code)] // `op` and `data` are read by the engines that follow (the pipeline's step 6)
 pub(crate) struct Request {
     pub(crate) op: Operation,
     /// The path below `/v1/`, without a leading slash; list paths end in `/`.
@@ -50,16 +56,67 @@ pub(crate) struct Request {
     pub(crate) token: Option<String>,
 }
 
+/// What a response carries, which decides its HTTP shape.
+#[derive(Debug, Default)]
+pub(crate) enum Body {
+    /// 200 with the envelope.
+    Data(Data),
+    /// Nothing to say: 204, or 200 with an envelope when there are warnings.
+    #[default]
+    NoContent,
+    /// 404 `{"errors":[]}`: a read or list found nothing.
+    NotFound,
+    /// 404 *with* the envelope: the item exists but is gone (a deleted or destroyed KV v2
+    /// version), and the client still gets its metadata, as OpenBao answers.
+    Gone(Data),
+}
+
 /// One logical response; `http::logical` turns it into the Vault envelope.
 #[derive(Debug, Default)]
 pub(crate) struct Response {
-    pub(crate) data: Option<Data>,
+    pub(crate) body: Body,
     pub(crate) warnings: Vec<String>,
+    /// Seconds, for the envelope's `lease_duration` (KV v1 reports its TTL there).
+    pub(crate) lease_duration: u64,
+    /// Legacy `sys/` endpoints also copy `data` to the top level of the body.
+    pub(crate) data_at_top_level: bool,
 }
 
 impl Response {
-    /// True when nothing is to be said: HTTP answers 204.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.data.is_none() && self.warnings.is_empty()
+    pub(crate) fn data(data: Data) -> Self {
+        Self {
+            body: Body::Data(data),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn no_content() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn not_found() -> Self {
+        Self {
+            body: Body::NotFound,
+            ..Self::default()
+        }
+    }
+
+    /// A list answer: `{"keys":[...]}`, or 404 when there is nothing to list, as OpenBao
+    /// answers an empty list.
+    pub(crate) fn list(keys: Vec<String>) -> Self {
+        if keys.is_empty() {
+            return Self::not_found();
+        }
+        let mut data = Data::new();
+        data.insert(
+            "keys".into(),
+            Value::Array(keys.into_iter().map(Value::String).collect()),
+        );
+        Self::data(data)
+    }
+
+    pub(crate) fn with_warning(mut self, warning: impl Into<String>) -> Self {
+        self.warnings.push(warning.into());
+        self
     }
 }

@@ -1,0 +1,95 @@
+//! KV version 1: one JSON object per key, replaced whole on every write, no history.
+
+use serde_json::Value;
+
+use crate::engine::{fields, Backend, Ctx, EngineError, EngineRequest, EngineResponse};
+use crate::engine::{Flags, Ops, Params, Path};
+use crate::logical::{Data, Operation};
+
+pub(super) const PREFIX: &str = "v1/";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    Key,
+}
+
+/// The unversioned KV engine. Stateless: everything is in the mount's view.
+pub(crate) struct KvV1;
+
+impl Backend for KvV1 {
+    type Route = Route;
+
+    const PATHS: &'static [Path<Route>] = &[Path::new("{*path}", Route::Key)
+        .or_empty()
+        .ops(
+            Ops::READ
+                .union(Ops::LIST)
+                .union(Ops::WRITE)
+                .union(Ops::DELETE),
+        )
+        .flags(Flags::EXISTENCE_CHECK)
+        .help("Pass-through secret storage: any JSON object, replaced on write.")];
+
+    async fn handle(
+        &self,
+        ctx: &Ctx<'_>,
+        route: Route,
+        req: EngineRequest,
+    ) -> Result<EngineResponse, EngineError> {
+        let Route::Key = route;
+        let key = format!("{PREFIX}{}", req.params.get("path"));
+        match req.op {
+            Operation::Read => read(ctx, &key).await,
+            Operation::List => Ok(EngineResponse::list(ctx.storage.list(&key).await?)),
+            Operation::Create | Operation::Update => {
+                if req.data.is_empty() {
+                    return Err(EngineError::InvalidRequest("missing data fields".into()));
+                }
+                // A `ttl` must be a duration, as OpenBao checks before storing.
+                fields::duration(&req.data, "ttl")?;
+                let bytes = serde_json::to_vec(&req.data).map_err(|e| {
+                    EngineError::InvalidRequest(format!("failed to encode data: {e}"))
+                })?;
+                ctx.storage.put(&key, &bytes).await?;
+                Ok(EngineResponse::no_content())
+            }
+            Operation::Delete => {
+                ctx.storage.delete(&key).await?;
+                Ok(EngineResponse::no_content())
+            }
+            Operation::Patch => Err(EngineError::UnsupportedOperation),
+        }
+    }
+
+    async fn exists(
+        &self,
+        ctx: &Ctx<'_>,
+        _route: Route,
+        params: &Params,
+    ) -> Result<bool, EngineError> {
+        let key = format!("{PREFIX}{}", params.get("path"));
+        Ok(ctx.storage.get(&key).await?.is_some())
+    }
+}
+
+async fn read(ctx: &Ctx<'_>, key: &str) -> Result<EngineResponse, EngineError> {
+    let Some(raw) = ctx.storage.get(key).await? else {
+        return Ok(EngineResponse::not_found());
+    };
+    let data: Data = match serde_json::from_slice::<Value>(&raw) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            return Err(EngineError::InvalidRequest(format!(
+                "the value stored at {key:?} is not a JSON object"
+            )))
+        }
+    };
+    // OpenBao reports a `ttl` key as the lease duration, else the mount's default TTL.
+    let ttl = fields::duration(&data, "ttl")
+        .ok()
+        .flatten()
+        .unwrap_or(ctx.mount.default_lease_ttl);
+    let mut resp = EngineResponse::data(data);
+    resp.lease_duration = ttl.as_secs();
+    Ok(resp)
+}

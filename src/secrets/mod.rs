@@ -1,0 +1,4 @@
+//! Secrets engines. Each owns its paths, its `Route` enum and its data under `ctx.storage`,
+//! and sees nothing but its [`Ctx`](crate::engine::Ctx).
+
+pub(crate) mod kv;
