@@ -22,11 +22,12 @@ impl Core {
         };
         let route = mount.backend.resolve(&rel);
 
-        // 2. Token, unless the path is one of the engine's unauthenticated ones (logins).
-        let unauthenticated = route
-            .as_ref()
-            .is_ok_and(|m| m.flags.contains(Flags::UNAUTHENTICATED));
-        let entry = match unauthenticated {
+        // 2. Token, unless the path is one of the engine's unauthenticated ones (logins), or
+        //    takes a token only optionally and none was sent.
+        let flags = route.as_ref().map(|m| m.flags).unwrap_or_default();
+        let skip = flags.contains(Flags::UNAUTHENTICATED)
+            || (flags.contains(Flags::TOKEN_OPTIONAL) && token.is_none());
+        let entry = match skip {
             true => None,
             false => Some(unsealed.authenticate(token).await?),
         };
@@ -60,6 +61,7 @@ impl Core {
             op,
             params: m.params.clone(),
             data: req.data,
+            authenticated: entry.is_some(),
         };
         let mut resp = mount.backend.handle(&ctx, m, engine_req).await?;
         resp.data_at_top_level = data_at_top_level;

@@ -14,13 +14,17 @@ fn invalid(field: &str, why: impl std::fmt::Display) -> EngineError {
     EngineError::InvalidRequest(format!("error converting input for field {field:?}: {why}"))
 }
 
+/// Go's texts, which clients and operators already know.
+const NOT_AN_INT: &str = "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax";
+const NOT_A_BOOL: &str = "'' cannot parse value as 'bool': strconv.ParseBool: invalid syntax";
+
 /// An integer field, from a JSON number or a numeric string.
 pub(crate) fn int(data: &Data, field: &str) -> Result<Option<i64>, EngineError> {
     match data.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => int_value(v)
             .map(Some)
-            .ok_or_else(|| invalid(field, format!("cannot parse '{}' as int", display(v)))),
+            .ok_or_else(|| invalid(field, NOT_AN_INT)),
     }
 }
 
@@ -40,19 +44,13 @@ pub(crate) fn boolean(data: &Data, field: &str) -> Result<Option<bool>, EngineEr
     match data.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(v @ Value::String(s)) => match s.as_str() {
+        Some(Value::String(s)) => match s.as_str() {
             "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(Some(true)),
             "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(Some(false)),
-            _ => Err(invalid(
-                field,
-                format!("cannot parse '{}' as bool", display(v)),
-            )),
+            _ => Err(invalid(field, NOT_A_BOOL)),
         },
         Some(Value::Number(n)) => Ok(Some(n.as_f64() != Some(0.0))),
-        Some(v) => Err(invalid(
-            field,
-            format!("cannot parse '{}' as bool", display(v)),
-        )),
+        Some(_) => Err(invalid(field, NOT_A_BOOL)),
     }
 }
 
@@ -61,23 +59,28 @@ pub(crate) fn boolean(data: &Data, field: &str) -> Result<Option<bool>, EngineEr
 pub(crate) fn duration(data: &Data, field: &str) -> Result<Option<Duration>, EngineError> {
     match data.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(secs) if secs >= 0 => Ok(Some(Duration::from_secs(secs as u64))),
-            _ => Err(invalid(field, "duration cannot be negative")),
+        Some(v) => duration_value(v)
+            .map(Some)
+            .map_err(|why| invalid(field, why)),
+    }
+}
+
+/// A duration from one JSON value; the error is Go's text.
+pub(crate) fn duration_value(v: &Value) -> Result<Duration, String> {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(secs) if secs >= 0 => Ok(Duration::from_secs(secs as u64)),
+            Some(secs) => Err(format!("cannot provide negative value '{secs}'")),
+            None => Err(format!("time: invalid duration \"{n}\"")),
         },
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(Duration::ZERO)),
-        Some(Value::String(s)) => {
-            if s.trim_start().starts_with('-') {
-                return Err(invalid(field, "duration cannot be negative"));
+        Value::String(s) if s.trim().is_empty() => Ok(Duration::ZERO),
+        Value::String(s) => {
+            if let Some(d) = s.trim().strip_prefix('-').and_then(crate::duration::parse) {
+                return Err(format!("cannot provide negative value '-{}'", d.as_secs()));
             }
-            crate::duration::parse(s)
-                .map(Some)
-                .ok_or_else(|| invalid(field, format!("time: invalid duration {s:?}")))
+            crate::duration::parse(s).ok_or_else(|| format!("time: invalid duration {s:?}"))
         }
-        Some(v) => Err(invalid(
-            field,
-            format!("cannot parse '{}' as duration", display(v)),
-        )),
+        other => Err(format!("time: invalid duration \"{other}\"")),
     }
 }
 
@@ -89,12 +92,16 @@ pub(crate) fn string(data: &Data, field: &str) -> Result<Option<String>, EngineE
         Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(v.to_string())),
         Some(v) => Err(invalid(
             field,
-            format!("'{}' expected type 'string'", display(v)),
+            format!(
+                "'' expected type 'string', got unconvertible type '{}'",
+                go_type(v)
+            ),
         )),
     }
 }
 
-/// A map of strings to strings (`custom_metadata`). Non-string values are refused.
+/// A map of strings to strings (`custom_metadata`). Numbers and booleans become strings, as
+/// Go's weak decoding turns them (`true` is `"1"`); nested values are refused.
 pub(crate) fn string_map(
     data: &Data,
     field: &str,
@@ -103,19 +110,47 @@ pub(crate) fn string_map(
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => m
             .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                other => Err(invalid(
-                    field,
-                    format!("'{k}' expected type 'string', got '{}'", kind(other)),
-                )),
+            .map(|(k, v)| {
+                weak_string(v).map(|s| (k.clone(), s)).ok_or_else(|| {
+                    EngineError::InvalidRequest(format!(
+                        "{field} validation failed: '' expected type 'string', got unconvertible type '{}'",
+                        go_type(v)
+                    ))
+                })
             })
             .collect::<Result<_, _>>()
             .map(Some),
         Some(v) => Err(invalid(
             field,
-            format!("'' expected a map, got '{}'", kind(v)),
+            format!(
+                "'' expected type 'map[string]interface {{}}', got unconvertible type '{}'",
+                go_type(v)
+            ),
         )),
+    }
+}
+
+/// Go's weak decoding of a scalar into a string.
+pub(crate) fn weak_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(true) => Some("1".into()),
+        Value::Bool(false) => Some("0".into()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Null => Some(String::new()),
+        Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// The Go type name OpenBao's decoding errors mention.
+pub(crate) fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "json.Number",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
     }
 }
 
@@ -132,18 +167,20 @@ pub(crate) fn int_list(data: &Data, field: &str) -> Result<Vec<i64>, EngineError
             .map(|p| Value::String(p.to_owned()))
             .collect(),
         Some(v @ Value::Number(_)) => vec![v.clone()],
-        Some(v) => {
-            return Err(invalid(
-                field,
-                format!("cannot parse '{}' as int", display(v)),
-            ))
-        }
+        Some(_) => return Err(invalid(field, NOT_AN_INT)),
     };
     items
         .iter()
-        .map(|v| {
-            int_value(v)
-                .ok_or_else(|| invalid(field, format!("cannot parse '{}' as int", display(v))))
+        .enumerate()
+        .map(|(i, v)| {
+            int_value(v).ok_or_else(|| {
+                invalid(
+                    field,
+                    format!(
+                        "decoding failed due to the following error(s):\n\n'[{i}]' cannot parse value as 'int': strconv.ParseInt: invalid syntax"
+                    ),
+                )
+            })
         })
         .collect()
 }
@@ -159,15 +196,18 @@ pub(crate) fn string_list(data: &Data, field: &str) -> Result<Option<Vec<String>
                 .map(str::to_owned)
                 .collect(),
         )),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| match v {
-                Value::String(s) => Ok(s.clone()),
-                other => Ok(other.to_string()),
-            })
-            .collect::<Result<_, EngineError>>()
-            .map(Some),
-        Some(v) => Err(invalid(field, format!("'{}' expected a list", display(v)))),
+        Some(Value::Array(a)) => Ok(Some(
+            a.iter()
+                .map(|v| weak_string(v).unwrap_or_else(|| v.to_string()))
+                .collect(),
+        )),
+        Some(v) => Err(invalid(
+            field,
+            format!(
+                "'' expected type '[]string', got unconvertible type '{}'",
+                go_type(v)
+            ),
+        )),
     }
 }
 
@@ -186,22 +226,14 @@ pub(crate) fn unknown_fields_warning(data: &Data, known: &[&str]) -> Option<Stri
     })
 }
 
-fn display(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "slice",
-        Value::Object(_) => "map",
-    }
+/// go-multierror's text, which OpenBao returns for several kinds of validation failure.
+pub(crate) fn multierror(errors: &[String]) -> String {
+    let head = match errors.len() {
+        1 => "1 error occurred:".to_string(),
+        n => format!("{n} errors occurred:"),
+    };
+    let items: String = errors.iter().map(|e| format!("\n\t* {e}")).collect();
+    format!("{head}{items}\n\n")
 }
 
 #[cfg(test)]
@@ -250,11 +282,24 @@ mod tests {
     }
 
     #[test]
-    fn custom_metadata_must_be_strings() {
-        let d = data(json!({"ok": {"a": "b"}, "bad": {"a": 1}, "list": [1]}));
-        assert_eq!(string_map(&d, "ok").expect("ok").expect("some")["a"], "b");
+    fn custom_metadata_values_become_strings() {
+        let d = data(json!({"ok": {"a": "b", "n": 1, "t": true}, "bad": {"a": {}}, "list": [1]}));
+        let ok = string_map(&d, "ok").expect("ok").expect("some");
+        assert_eq!(
+            (ok["a"].as_str(), ok["n"].as_str(), ok["t"].as_str()),
+            ("b", "1", "1")
+        );
         assert!(string_map(&d, "bad").is_err());
         assert!(string_map(&d, "list").is_err());
+    }
+
+    #[test]
+    fn multierror_matches_go() {
+        assert_eq!(multierror(&["x".into()]), "1 error occurred:\n\t* x\n\n");
+        assert_eq!(
+            multierror(&["x".into(), "y".into()]),
+            "2 errors occurred:\n\t* x\n\t* y\n\n"
+        );
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub(crate) struct EngineRequest {
     /// The captures of the matched path (`path` = `app/db` for `data/app/db`).
     pub(crate) params: Params,
     pub(crate) data: Data,
+    /// Whether the caller presented a valid token (false only on `UNAUTHENTICATED` and
+    /// `TOKEN_OPTIONAL` paths).
+    pub(crate) authenticated: bool,
 }
 
 /// A mountable secrets engine or auth method.

@@ -50,6 +50,9 @@ bitflags! {
         const EXISTENCE_CHECK = 1 << 2;
         /// Legacy `sys/` answers that also copy `data` to the top level of the body.
         const DATA_AT_TOP_LEVEL = 1 << 3;
+        /// Served without a token too (with less in the answer), but a token that is sent
+        /// must be valid.
+        const TOKEN_OPTIONAL = 1 << 4;
     }
 }
 

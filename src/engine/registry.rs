@@ -55,27 +55,32 @@ pub(crate) fn build(
 }
 
 /// Act on an options change before it is stored: KV v1 → v2 upgrades the data in place.
+/// Returns the warnings to pass on to the client.
 pub(crate) async fn retune(
     kind: &str,
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
     storage: &dyn Storage,
     now: time::OffsetDateTime,
-) -> Result<(), EngineError> {
-    if kind != "kv" {
-        return Ok(());
+) -> Result<Vec<String>, EngineError> {
+    if kind != "kv" || old.get("version") == new.get("version") {
+        return Ok(Vec::new());
     }
-    match (kv::version(old)?, kv::version(new)?) {
-        (1, 2) => {
-            let moved = kv::upgrade_to_v2(storage, now).await?;
-            tracing::info!(keys = moved, "upgraded a kv mount to version 2");
-            Ok(())
-        }
-        (2, 1) => Err(EngineError::InvalidRequest(
-            "cannot downgrade a kv mount from version 2 to version 1".into(),
-        )),
-        _ => Ok(()),
+    let (from, to) = (kv::version(old)?, kv::version(new)?);
+    if from > to {
+        return Err(EngineError::InvalidRequest(format!(
+            "cannot downgrade mount from version {from}"
+        )));
     }
+    if (from, to) == (1, 2) {
+        let moved = kv::upgrade_to_v2(storage, now).await?;
+        tracing::info!(keys = moved, "upgraded a kv mount to version 2");
+    }
+    // OpenBao warns whenever the version option changes. It upgrades in the background; we
+    // have already finished by the time this is sent, so the mount is never unavailable.
+    Ok(vec![format!(
+        "Upgrading mount from version {from} to version {to}. This mount will be unavailable for a brief period and will resume service shortly."
+    )])
 }
 
 /// No routes at all.

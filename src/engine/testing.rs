@@ -82,6 +82,7 @@ impl Harness {
             op,
             params: m.params.clone(),
             data,
+            authenticated: true,
         };
         self.backend.handle(&ctx, m, req).await
     }

@@ -69,7 +69,7 @@ pub(super) async fn handle(
         Body::NoContent => (StatusCode::OK, None),
         Body::Data(d) => (StatusCode::OK, Some(d)),
         Body::NotFound => return Err(ApiError::Core(crate::core::Error::NotFound)),
-        Body::Gone(d) => (StatusCode::NOT_FOUND, Some(d)),
+        Body::Gone(d) => (StatusCode::NOT_FOUND, d),
     };
     // A list that found nothing is a 404, as OpenBao answers it.
     if op == Operation::List && data.as_ref().is_some_and(is_empty_list) {
@@ -96,16 +96,21 @@ pub(super) async fn handle(
 }
 
 /// The path below `/v1/`, percent-decoded as Go's server decodes it (`%2F` is `/`).
-/// Dot segments are refused: a client that sends `a/../b` means a path it did not write, and
-/// a proxy in front of us may have resolved it differently, so no answer would be safe.
+/// Dot segments and empty segments are refused: a client that sends `a/../b` or `a//b`
+/// means a path it did not write, and a proxy in front of us may resolve it differently,
+/// so no answer would be safe. (OpenBao redirects to the cleaned path; docs/compat.md.)
 fn logical_path(uri: &Uri) -> Result<String, ApiError> {
     let raw = uri.path().strip_prefix("/v1/").unwrap_or_default();
     let path = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| ApiError::BadRequest("invalid path: not valid UTF-8".into()))?;
-    if path.split('/').any(|seg| seg == ".." || seg == ".") {
+    let body = path.strip_suffix('/').unwrap_or(&path);
+    let bad = body
+        .split('/')
+        .any(|seg| seg == ".." || seg == "." || (seg.is_empty() && !body.is_empty()));
+    if bad || path.starts_with('/') {
         return Err(ApiError::BadRequest(format!(
-            "invalid path {path:?}: dot segments are not allowed"
+            "invalid path {path:?}: dot segments and empty segments are not allowed"
         )));
     }
     Ok(path.into_owned())

@@ -183,3 +183,166 @@ async fn bad_input_gets_a_clear_4xx() {
         StatusCode::BAD_REQUEST
     );
 }
+
+/// An unsealed core and its root token.
+async fn unsealed_app() -> (axum::Router, String) {
+    let (core, app) = app(1 << 20).await;
+    let init = core
+        .init(InitParams {
+            secret_shares: 1,
+            secret_threshold: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("init");
+    core.unseal(Some(&hex::encode(&init.keys[0])), false)
+        .await
+        .expect("unseal");
+    (app, init.root_token.to_string())
+}
+
+async fn authed(
+    app: &axum::Router,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("x-vault-token", token)
+        .header("content-type", "application/merge-patch+json")
+        .body(Body::from(body.to_owned()))
+        .expect("request");
+    let resp = app.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (status, json, text)
+}
+
+#[tokio::test]
+async fn kv_v2_wire_shapes() {
+    let (app, root) = unsealed_app().await;
+    let (s, _, body) = authed(
+        &app,
+        &root,
+        "POST",
+        "/v1/sys/mounts/kv",
+        r#"{"type":"kv-v2"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+    let (s, j, _) = authed(&app, &root, "PUT", "/v1/kv/data/a", r#"{"data":{"x":"1"}}"#).await;
+    assert_eq!(
+        (s, j["data"]["version"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+    // An unknown field is ignored with a warning, which turns a 204 into a 200.
+    let (s, j, _) = authed(&app, &root, "PUT", "/v1/kv/metadata/a", r#"{"bogus":1}"#).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        j["warnings"][0],
+        "Endpoint ignored these unrecognized parameters: [bogus]"
+    );
+    // A deleted version: 404 with the full envelope.
+    assert_eq!(
+        authed(&app, &root, "DELETE", "/v1/kv/data/a", "").await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (s, j, _) = authed(&app, &root, "GET", "/v1/kv/data/a", "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(j["data"]["data"], serde_json::Value::Null);
+    assert_eq!(j["data"]["metadata"]["version"], 1);
+    // Lists: both spellings, 404 when empty, 405 where there is nothing to list.
+    let (s, j, _) = authed(&app, &root, "LIST", "/v1/kv/metadata", "").await;
+    assert_eq!(
+        (s, j["data"]["keys"].clone()),
+        (StatusCode::OK, serde_json::json!(["a"]))
+    );
+    let (s, j, _) = authed(&app, &root, "GET", "/v1/kv/metadata/?list=true", "").await;
+    assert_eq!(
+        (s, j["data"]["keys"].clone()),
+        (StatusCode::OK, serde_json::json!(["a"]))
+    );
+    let (s, _, body) = authed(&app, &root, "LIST", "/v1/kv/metadata/none/", "").await;
+    assert_eq!(
+        (s, body.as_str()),
+        (StatusCode::NOT_FOUND, "{\"errors\":[]}\n")
+    );
+    assert_eq!(
+        authed(&app, &root, "LIST", "/v1/kv/data/", "").await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    // Paths that would leave what they name are refused before any engine sees them.
+    for bad in [
+        "/v1/kv/data/../x",
+        "/v1/kv/data/./x",
+        "/v1/kv//data/x",
+        "/v1/kv/data/a%2F..%2Fb",
+    ] {
+        let (s, _, body) = authed(&app, &root, "GET", bad, "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    // %2F is a slash, as in OpenBao.
+    authed(
+        &app,
+        &root,
+        "PUT",
+        "/v1/kv/data/p%2Fq",
+        r#"{"data":{"y":"2"}}"#,
+    )
+    .await;
+    let (s, j, _) = authed(&app, &root, "GET", "/v1/kv/data/p/q", "").await;
+    assert_eq!(
+        (s, j["data"]["data"]["y"].clone()),
+        (StatusCode::OK, "2".into())
+    );
+}
+
+#[tokio::test]
+async fn sys_mounts_copies_data_to_the_top_level() {
+    let (app, root) = unsealed_app().await;
+    let (s, j, text) = authed(&app, &root, "GET", "/v1/sys/mounts", "").await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert_eq!(j["sys/"]["type"], "system");
+    assert_eq!(j["data"]["sys/"], j["sys/"]);
+    assert_eq!(j["data"]["cubbyhole/"]["local"], true);
+    // The copy comes first, then the envelope in its own order.
+    let request_id = text.find("\"request_id\"").expect("request_id");
+    assert!(text.find("\"sys/\"").expect("sys/") < request_id, "{text}");
+    assert!(request_id < text.find("\"lease_id\"").expect("lease_id"));
+    // The CLI's preflight: the owning mount with its path, or 403 for no mount, even root.
+    let (s, j, _) = authed(&app, &root, "GET", "/v1/sys/internal/ui/mounts/sys/foo", "").await;
+    assert_eq!(
+        (s, j["data"]["path"].clone()),
+        (StatusCode::OK, "sys/".into())
+    );
+    let (s, _, body) = authed(
+        &app,
+        &root,
+        "GET",
+        "/v1/sys/internal/ui/mounts/nosuch/x",
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(
+        body.contains("preflight capability check returned 403"),
+        "{body}"
+    );
+    // Without a token the list is served, with nothing in it that is not `unauth`.
+    let (s, _, body) = call(&app, "GET", "/v1/sys/internal/ui/mounts", "").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(!body.contains("sys/"), "{body}");
+    let (s, _, _) = authed(&app, "bogus", "GET", "/v1/sys/internal/ui/mounts", "").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        authed(&app, &root, "GET", "/v1/sys/mounts/", "").await.0,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -67,8 +67,9 @@ pub(crate) enum Body {
     /// 404 `{"errors":[]}`: a read or list found nothing.
     NotFound,
     /// 404 *with* the envelope: the item exists but is gone (a deleted or destroyed KV v2
-    /// version), and the client still gets its metadata, as OpenBao answers.
-    Gone(Data),
+    /// version), and the client still gets its metadata, as OpenBao answers; or a path
+    /// that is wrong in a way a warning explains (`data: null`).
+    Gone(Option<Data>),
 }
 
 /// One logical response; `http::logical` turns it into the Vault envelope.

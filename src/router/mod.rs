@@ -191,7 +191,7 @@ impl Router {
         check_mountable(&path)?;
         let _writer = self.writer.lock().await;
         let current = self.table.load();
-        check_free(&current.by_path, &path, None)?;
+        check_free(&current.by_path, &path)?;
         let mut entry = MountEntry::new(&path, &req.kind);
         entry.description = req.description;
         entry.config = req.config;
@@ -236,14 +236,14 @@ impl Router {
     }
 
     /// `sys/mounts/<path>/tune`. An options change that the engine must act on (KV v1 → v2)
-    /// runs before the new settings are stored.
-    pub(crate) async fn tune(&self, path: &str, tune: Tune) -> Result<(), RouterError> {
+    /// runs before the new settings are stored. Returns warnings for the client.
+    pub(crate) async fn tune(&self, path: &str, tune: Tune) -> Result<Vec<String>, RouterError> {
         let path = normalize(path);
         let _writer = self.writer.lock().await;
         let current = self.table.load();
         let Some(mount) = current.by_path.get(&path).cloned() else {
             return Err(RouterError::Invalid(format!(
-                "cannot tune {path:?}: no mount at this path"
+                "tune of path {path:?} failed: no mount entry found"
             )));
         };
         let mut entry = mount.entry.clone();
@@ -257,22 +257,21 @@ impl Router {
         if let Some(v) = tune.max_lease_ttl {
             c.max_lease_ttl = v;
         }
-        let effective_max = if c.max_lease_ttl == 0 {
-            SYSTEM_MAX_LEASE_TTL.as_secs()
-        } else {
-            c.max_lease_ttl
+        let or_system = |v: u64, system: std::time::Duration| match v {
+            0 => system.as_secs(),
+            v => v,
         };
-        if c.default_lease_ttl > effective_max {
-            return Err(RouterError::Invalid(
-                "default lease TTL cannot be greater than max lease TTL".into(),
-            ));
+        let (default, max) = (
+            or_system(c.default_lease_ttl, SYSTEM_DEFAULT_LEASE_TTL),
+            or_system(c.max_lease_ttl, SYSTEM_MAX_LEASE_TTL),
+        );
+        if default > max {
+            return Err(RouterError::Invalid(format!(
+                "backend max lease TTL of {max} would be less than backend default lease TTL of {default}"
+            )));
         }
         if let Some(v) = tune.listing_visibility {
-            if !matches!(v.as_str(), "" | "hidden" | "unauth") {
-                return Err(RouterError::Invalid(
-                    "invalid listing_visibility: must be one of \"unauth\" or \"hidden\"".into(),
-                ));
-            }
+            check_listing_visibility(&v)?;
             c.listing_visibility = v;
         }
         if let Some(v) = tune.passthrough_request_headers {
@@ -287,16 +286,17 @@ impl Router {
         if let Some(v) = tune.audit_non_hmac_response_keys {
             c.audit_non_hmac_response_keys = v;
         }
+        let mut warnings = Vec::new();
         if let Some(new_options) = tune.options {
             let old = entry.options.clone().unwrap_or_default();
             let mut merged = old.clone();
             merged.extend(new_options);
             let now = time::OffsetDateTime::now_utc();
-            registry::retune(&entry.kind, &old, &merged, &mount.view, now).await?;
+            warnings = registry::retune(&entry.kind, &old, &merged, &mount.view, now).await?;
             entry.options = Some(merged);
         }
         if entry == mount.entry {
-            return Ok(());
+            return Ok(warnings);
         }
         let rebuilt = self.build(entry)?;
         self.entries
@@ -305,14 +305,15 @@ impl Router {
         self.publish(&current, |t| {
             t.by_path.insert(path.clone(), Arc::new(rebuilt));
         });
-        Ok(())
+        Ok(warnings)
     }
 
     /// `sys/remount`: move a mount to a new path. The data stays where it is, since views
     /// are named by uuid, so the move is one record rewrite.
     pub(crate) async fn remount(&self, from: &str, to: &str) -> Result<(), RouterError> {
         let (from, to) = (normalize(from), normalize(to));
-        check_mountable(&to)?;
+        check_mountable(&to)
+            .map_err(|_| RouterError::Invalid(format!("cannot remount to destination {to}")))?;
         let _writer = self.writer.lock().await;
         let current = self.table.load();
         let Some(mount) = current.by_path.get(&from).cloned() else {
@@ -323,7 +324,11 @@ impl Router {
         if mount.entry.is_builtin() {
             return Err(RouterError::Invalid(format!("cannot remount {from:?}")));
         }
-        check_free(&current.by_path, &to, Some(&from))?;
+        if let Some(taken) = overlapping(&current.by_path, &to) {
+            return Err(RouterError::Invalid(format!(
+                "path already in use at {taken:?}"
+            )));
+        }
         let mut entry = mount.entry.clone();
         entry.path = to.clone();
         let moved = self.build(entry)?;
@@ -396,23 +401,30 @@ fn check_mountable(path: &str) -> Result<(), RouterError> {
 }
 
 /// OpenBao's conflict rule: no mount path may be a prefix of another, either way round.
-/// `ignore` is the mount being moved, which may overlap its own new path.
-fn check_free(
-    mounts: &HashMap<String, Arc<Mount>>,
-    path: &str,
-    ignore: Option<&str>,
-) -> Result<(), RouterError> {
-    for existing in mounts.keys() {
-        if Some(existing.as_str()) == ignore {
-            continue;
-        }
-        if existing.starts_with(path) || path.starts_with(existing.as_str()) {
-            return Err(RouterError::Invalid(format!(
-                "path is already in use at {existing}"
-            )));
-        }
+fn check_free(mounts: &HashMap<String, Arc<Mount>>, path: &str) -> Result<(), RouterError> {
+    match overlapping(mounts, path) {
+        Some(existing) => Err(RouterError::Invalid(format!(
+            "path is already in use at {existing}"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// A mount path that `path` is a prefix of, or that is a prefix of `path`.
+fn overlapping<'a>(mounts: &'a HashMap<String, Arc<Mount>>, path: &str) -> Option<&'a str> {
+    mounts
+        .keys()
+        .find(|existing| existing.starts_with(path) || path.starts_with(existing.as_str()))
+        .map(String::as_str)
+}
+
+pub(crate) fn check_listing_visibility(v: &str) -> Result<(), RouterError> {
+    match v {
+        "" | "hidden" | "unauth" => Ok(()),
+        other => Err(RouterError::Invalid(format!(
+            "invalid listing_visibility {other}"
+        ))),
+    }
 }
 
 #[cfg(test)]

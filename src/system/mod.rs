@@ -81,6 +81,7 @@ impl Backend for SystemBackend {
             .help("The status of a remount."),
         Path::new("internal/ui/mounts", Route::UiMounts)
             .ops(Ops::READ)
+            .flags(Flags::TOKEN_OPTIONAL)
             .help("The mounts a token can see, for the UI and the CLI."),
         Path::new("internal/ui/mounts/{*path}", Route::UiMount)
             .ops(Ops::READ)
@@ -104,7 +105,7 @@ impl Backend for SystemBackend {
             Route::Mount => mounts::handle(&router, req).await,
             Route::Remount => mounts::remount(self, &router, req).await,
             Route::RemountStatus => Ok(mounts::remount_status(self, &req)),
-            Route::UiMounts => Ok(ui::mounts(&router)),
+            Route::UiMounts => Ok(ui::mounts(&router, req.authenticated)),
             Route::UiMount => ui::mount(&router, &req),
         }
     }

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::SystemBackend;
+use crate::engine::SYSTEM_MAX_LEASE_TTL;
 use crate::engine::{fields, registry, EngineError, EngineRequest, EngineResponse};
 use crate::logical::{Data, Operation};
-use crate::router::{normalize, Mount, MountConfig, MountRequest, Router, Tune};
+use crate::router::{check_listing_visibility, normalize, Mount, MountConfig, MountRequest};
+use crate::router::{Router, Tune};
 use crate::version;
 
 /// A finished remount, as `sys/remount/status/<id>` reports it.
@@ -173,14 +175,29 @@ fn options(data: &Data) -> Result<Option<BTreeMap<String, String>>, EngineError>
     }
 }
 
-fn ttl_secs(data: &Data, field: &str) -> Result<Option<u64>, EngineError> {
-    Ok(fields::duration(data, field)?.map(|d| d.as_secs()))
+/// A TTL given to `sys/mounts` or a tune: a duration, seconds, or `"system"` (0, the
+/// system default). `Err` carries Go's text for what was wrong.
+fn ttl_secs(data: &Data, field: &str) -> Result<Option<u64>, String> {
+    match data.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s == "system" => Ok(Some(0)),
+        Some(v) => fields::duration_value(v).map(|d| Some(d.as_secs())),
+    }
 }
 
 fn mount_config(c: &Data) -> Result<MountConfig, EngineError> {
+    let ttl = |field: &str, what: &str| {
+        ttl_secs(c, field).map_err(|why| {
+            let given = c
+                .get(field)
+                .and_then(fields::weak_string)
+                .unwrap_or_default();
+            EngineError::InvalidRequest(format!("unable to parse {what} TTL of {given}: {why}"))
+        })
+    };
     let config = MountConfig {
-        default_lease_ttl: ttl_secs(c, "default_lease_ttl")?.unwrap_or(0),
-        max_lease_ttl: ttl_secs(c, "max_lease_ttl")?.unwrap_or(0),
+        default_lease_ttl: ttl("default_lease_ttl", "default")?.unwrap_or(0),
+        max_lease_ttl: ttl("max_lease_ttl", "max")?.unwrap_or(0),
         force_no_cache: fields::boolean(c, "force_no_cache")?.unwrap_or(false),
         listing_visibility: fields::string(c, "listing_visibility")?.unwrap_or_default(),
         passthrough_request_headers: fields::string_list(c, "passthrough_request_headers")?
@@ -192,10 +209,17 @@ fn mount_config(c: &Data) -> Result<MountConfig, EngineError> {
         audit_non_hmac_response_keys: fields::string_list(c, "audit_non_hmac_response_keys")?
             .unwrap_or_default(),
     };
+    check_listing_visibility(&config.listing_visibility)?;
+    let system_max = SYSTEM_MAX_LEASE_TTL.as_secs();
     if config.max_lease_ttl != 0 && config.default_lease_ttl > config.max_lease_ttl {
         return Err(EngineError::InvalidRequest(
-            "default lease TTL cannot be greater than max lease TTL".into(),
+            "given default lease TTL greater than given max lease TTL".into(),
         ));
+    }
+    if config.max_lease_ttl == 0 && config.default_lease_ttl > system_max {
+        return Err(EngineError::InvalidRequest(format!(
+            "given default lease TTL greater than system max lease TTL of {system_max}"
+        )));
     }
     Ok(config)
 }
@@ -242,10 +266,11 @@ async fn tune(
             Ok(EngineResponse::data(out))
         }
         Operation::Create | Operation::Update => {
+            let ttl = |field: &str| ttl_secs(data, field).map_err(EngineError::InvalidRequest);
             let t = Tune {
                 description: fields::string(data, "description")?,
-                default_lease_ttl: ttl_secs(data, "default_lease_ttl")?,
-                max_lease_ttl: ttl_secs(data, "max_lease_ttl")?,
+                default_lease_ttl: ttl("default_lease_ttl")?,
+                max_lease_ttl: ttl("max_lease_ttl")?,
                 options: options(data)?,
                 listing_visibility: fields::string(data, "listing_visibility")?,
                 passthrough_request_headers: fields::string_list(
@@ -262,8 +287,11 @@ async fn tune(
                     "audit_non_hmac_response_keys",
                 )?,
             };
-            router.tune(&path, t).await?;
-            Ok(EngineResponse::no_content())
+            let warnings = router.tune(&path, t).await?;
+            Ok(EngineResponse {
+                warnings,
+                ..EngineResponse::no_content()
+            })
         }
         Operation::List | Operation::Patch | Operation::Delete => {
             Err(EngineError::UnsupportedOperation)
@@ -297,7 +325,7 @@ pub(super) async fn remount(
     let mut data = Data::new();
     data.insert("migration_id".into(), json!(id));
     Ok(EngineResponse::data(data).with_warning(
-        "Mount move has been queued. Progress will be reported in Vault's server log, tagged with the returned migration_id",
+        "Mount move has been queued. Progress will be reported in OpenBao's server log, tagged with the returned migration_id",
     ))
 }
 

@@ -9,11 +9,23 @@ use crate::logical::Data;
 use crate::router::Router;
 
 /// Every mount, grouped as OpenBao groups them (`auth` is empty until auth methods land).
-pub(super) fn mounts(router: &Router) -> EngineResponse {
+/// Without a token: only mounts tuned `listing_visibility=unauth`, with three fields.
+pub(super) fn mounts(router: &Router, authenticated: bool) -> EngineResponse {
     let secret: Map<String, Value> = router
         .mounts()
         .iter()
-        .map(|m| (m.entry.path.clone(), entry_data(m)))
+        .filter(|m| authenticated || m.entry.config.listing_visibility == "unauth")
+        .map(|m| {
+            let shown = match authenticated {
+                true => entry_data(m),
+                false => json!({
+                    "description": m.entry.description,
+                    "options": m.entry.options,
+                    "type": m.entry.kind,
+                }),
+            };
+            (m.entry.path.clone(), shown)
+        })
         .collect();
     let mut data = Data::new();
     data.insert("auth".into(), json!({}));

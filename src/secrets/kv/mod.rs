@@ -19,13 +19,19 @@ pub(crate) use v2::KvV2;
 use crate::engine::EngineError;
 use crate::logical::storage::{list_tree, Storage, StorageOp};
 
-/// The KV version a mount's options ask for: `"1"` when absent.
+/// The KV version a mount's options ask for: `"1"` when absent. Errors are OpenBao's texts.
 pub(crate) fn version(options: &BTreeMap<String, String>) -> Result<u8, EngineError> {
-    match options.get("version").map(String::as_str) {
-        None | Some("") | Some("1") => Ok(1),
-        Some("2") => Ok(2),
-        Some(other) => Err(EngineError::InvalidRequest(format!(
-            "invalid kv version: {other:?}; must be \"1\" or \"2\""
+    let Some(raw) = options.get("version").filter(|v| !v.is_empty()) else {
+        return Ok(1);
+    };
+    match raw.parse::<i64>() {
+        Ok(1) => Ok(1),
+        Ok(2) => Ok(2),
+        Ok(other) => Err(EngineError::InvalidRequest(format!(
+            "invalid version provided: {other}"
+        ))),
+        Err(_) => Err(EngineError::InvalidRequest(format!(
+            "unable to parse options: strconv.ParseInt: parsing {raw:?}: invalid syntax"
         ))),
     }
 }

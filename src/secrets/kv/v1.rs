@@ -45,8 +45,6 @@ impl Backend for KvV1 {
                 if req.data.is_empty() {
                     return Err(EngineError::InvalidRequest("missing data fields".into()));
                 }
-                // A `ttl` must be a duration, as OpenBao checks before storing.
-                fields::duration(&req.data, "ttl")?;
                 let bytes = serde_json::to_vec(&req.data).map_err(|e| {
                     EngineError::InvalidRequest(format!("failed to encode data: {e}"))
                 })?;
@@ -84,10 +82,11 @@ async fn read(ctx: &Ctx<'_>, key: &str) -> Result<EngineResponse, EngineError> {
             )))
         }
     };
-    // OpenBao reports a `ttl` key as the lease duration, else the mount's default TTL.
-    let ttl = fields::duration(&data, "ttl")
-        .ok()
-        .flatten()
+    // OpenBao reports a `ttl` (or `lease`) key as the lease duration, uncapped; one that is
+    // not a duration is ignored in favour of the mount's default TTL.
+    let ttl = ["ttl", "lease"]
+        .iter()
+        .find_map(|f| fields::duration(&data, f).ok().flatten())
         .unwrap_or(ctx.mount.default_lease_ttl);
     let mut resp = EngineResponse::data(data);
     resp.lease_duration = ttl.as_secs();

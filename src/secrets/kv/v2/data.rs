@@ -26,62 +26,47 @@ pub(super) async fn handle(
     }
 }
 
-/// The `data` field of a write: required, and an object.
-fn data_field(body: &Data) -> Result<Data, EngineError> {
+/// The `data` field of a write: required, and an object (`null` is stored as `null`, as
+/// OpenBao stores it).
+fn data_field(body: &Data) -> Result<Value, EngineError> {
     match body.get("data") {
-        None | Some(Value::Null) => Err(EngineError::InvalidRequest("no data provided".into())),
-        Some(Value::Object(m)) => Ok(m.clone()),
-        Some(other) => Err(EngineError::InvalidRequest(format!(
-            "error converting input for field \"data\": '' expected a map, got '{}'",
-            json_kind(other)
-        ))),
+        None => Err(EngineError::InvalidRequest("no data provided".into())),
+        Some(v @ (Value::Null | Value::Object(_))) => Ok(v.clone()),
+        Some(Value::Array(items)) => Err(not_a_map(
+            "[0]",
+            items.first().map_or("<nil>", fields::go_type),
+        )),
+        Some(other) => Err(not_a_map("", fields::go_type(other))),
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "invalid",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "float64",
-        Value::String(_) => "string",
-        Value::Array(_) => "slice",
-        Value::Object(_) => "map",
-    }
+fn not_a_map(at: &str, got: &str) -> EngineError {
+    EngineError::InvalidRequest(format!(
+        "error converting input for field \"data\": '{at}' expected type 'map[string]interface {{}}', got unconvertible type '{got}'"
+    ))
 }
 
-/// `options.cas`, if given.
-fn cas_option(body: &Data) -> Result<Option<u64>, EngineError> {
-    let Some(options) = body.get("options") else {
-        return Ok(None);
-    };
-    let options = match options {
-        Value::Null => return Ok(None),
-        Value::Object(m) => m,
-        _ => {
-            return Err(EngineError::InvalidRequest(
-                "error converting input for field \"options\": '' expected a map".into(),
-            ))
+/// `options.cas`, if given. A negative cas can match no version, so it fails the check.
+fn cas_option(body: &Data) -> Result<Option<i64>, EngineError> {
+    let options = match body.get("options") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(m)) => m,
+        Some(other) => {
+            return Err(EngineError::InvalidRequest(format!(
+                "error converting input for field \"options\": '' expected type 'map[string]interface {{}}', got unconvertible type '{}'",
+                fields::go_type(other)
+            )))
         }
     };
-    match fields::int(options, "cas") {
-        Ok(Some(n)) if n >= 0 => Ok(Some(n as u64)),
-        Ok(Some(_)) => Err(EngineError::InvalidRequest(
-            "check-and-set parameter must be a non-negative number".into(),
-        )),
-        Ok(None) => Ok(None),
-        Err(_) => Err(EngineError::InvalidRequest(
-            "check-and-set parameter must be a number".into(),
-        )),
-    }
+    fields::int(options, "cas")
+        .map_err(|_| EngineError::InvalidRequest("error parsing check-and-set parameter".into()))
 }
 
-/// The version a read asks for; 0 (or none) is the current one.
+/// The version a read asks for; 0, a negative number or none is the current one.
 fn version_param(data: &Data) -> Result<u64, EngineError> {
-    match fields::int(data, "version")? {
-        None => Ok(0),
-        Some(n) if n >= 0 => Ok(n as u64),
-        Some(_) => Ok(0),
-    }
+    let v = fields::int(data, "version")
+        .map_err(|e| EngineError::InvalidRequest(format!("Field validation failed: {e}")))?;
+    Ok(v.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }
 
 async fn read(ctx: &Ctx<'_>, req: &EngineRequest) -> Result<EngineResponse, EngineError> {
@@ -116,7 +101,7 @@ async fn read(ctx: &Ctx<'_>, req: &EngineRequest) -> Result<EngineResponse, Engi
 
 fn gone(v: Value) -> EngineResponse {
     EngineResponse {
-        body: Body::Gone(object(v)),
+        body: Body::Gone(Some(object(v))),
         ..EngineResponse::default()
     }
 }
@@ -133,7 +118,7 @@ fn object(v: Value) -> Data {
 fn new_version(
     meta: Option<KeyMeta>,
     config: &KvConfig,
-    cas: Option<u64>,
+    cas: Option<i64>,
     key: &str,
     bytes: &[u8],
     now: i128,
@@ -145,7 +130,7 @@ fn new_version(
         ));
     }
     if let Some(cas) = cas {
-        if cas != meta.current_version {
+        if u64::try_from(cas).ok() != Some(meta.current_version) {
             return Err(EngineError::CasMismatch);
         }
     }
@@ -181,7 +166,7 @@ async fn write(
     kv: &KvV2,
     ctx: &Ctx<'_>,
     req: &EngineRequest,
-    data: Data,
+    data: Value,
 ) -> Result<EngineResponse, EngineError> {
     let key = key_param(req)?;
     let cas = cas_option(&req.data)?;
@@ -193,7 +178,7 @@ async fn commit_version(
     kv: &KvV2,
     ctx: &Ctx<'_>,
     key: &str,
-    cas: Option<u64>,
+    cas: Option<i64>,
     bytes: &[u8],
 ) -> Result<EngineResponse, EngineError> {
     let config = kv.config(ctx).await?;
@@ -219,7 +204,10 @@ async fn patch(
     req: &EngineRequest,
 ) -> Result<EngineResponse, EngineError> {
     let key = key_param(req)?;
-    let changes = Value::Object(data_field(&req.data)?);
+    let changes = match data_field(&req.data)? {
+        Value::Null => return Err(EngineError::InvalidRequest("no data provided".into())),
+        v => v,
+    };
     let cas = cas_option(&req.data)?;
     for _ in 0..super::MAX_ATTEMPTS {
         let Some(meta) = load_meta(ctx, key).await? else {
@@ -227,12 +215,18 @@ async fn patch(
         };
         let now = nanos(ctx.clock.now());
         let current = meta.current_version;
-        let live = meta.versions.get(&current).is_some_and(|v| v.is_live(now));
-        let raw = match live {
-            true => ctx.storage.get(&data_key(key, current)).await?,
-            false => None,
-        };
-        let Some(raw) = raw else {
+        // A deleted or destroyed current version cannot be patched: 404 with its metadata.
+        if !meta.versions.get(&current).is_some_and(|v| v.is_live(now)) {
+            return Ok(gone(Value::Object(meta.version_data(current))));
+        }
+        // The write below always carries a cas (the version patched), so the cas_required
+        // rule is checked here against what the caller sent.
+        if cas.is_none() && (meta.cas_required || kv.config(ctx).await?.cas_required) {
+            return Err(EngineError::InvalidRequest(
+                "check-and-set parameter required for this call".into(),
+            ));
+        }
+        let Some(raw) = ctx.storage.get(&data_key(key, current)).await? else {
             return Ok(EngineResponse::not_found());
         };
         let mut doc: Value = serde_json::from_slice(&raw)
@@ -242,7 +236,8 @@ async fn patch(
         // The patch was computed from `current`: writing it over anything newer would drop
         // that newer write, so it is conditioned on `current`. Without a cas of the caller's
         // own, a lost race just means patching the newer version instead.
-        match commit_version(kv, ctx, key, Some(cas.unwrap_or(current)), &bytes).await {
+        let guard = cas.unwrap_or(current as i64);
+        match commit_version(kv, ctx, key, Some(guard), &bytes).await {
             Err(EngineError::CasMismatch) if cas.is_none() => continue,
             other => return other,
         }
@@ -288,15 +283,11 @@ pub(super) async fn subkeys(
     ctx: &Ctx<'_>,
     req: EngineRequest,
 ) -> Result<EngineResponse, EngineError> {
-    let depth = match fields::int(&req.data, "depth")? {
-        Some(d) if d < 0 => {
-            return Err(EngineError::InvalidRequest(
-                "depth must be a non-negative integer".into(),
-            ))
-        }
-        Some(d) => d as usize,
-        None => 0,
-    };
+    // 0 and negative depths mean "unlimited", as in OpenBao.
+    let depth = fields::int(&req.data, "depth")
+        .map_err(|e| EngineError::InvalidRequest(format!("Field validation failed: {e}")))?
+        .and_then(|d| usize::try_from(d).ok())
+        .unwrap_or(0);
     let resp = read(ctx, &req).await?;
     match resp.body {
         Body::Data(mut d) => {
@@ -307,8 +298,10 @@ pub(super) async fn subkeys(
                 "subkeys": shape(&data, depth, 1),
             }))))
         }
-        Body::Gone(mut d) => {
-            let metadata = d.remove("metadata").unwrap_or(Value::Null);
+        Body::Gone(d) => {
+            let metadata = d
+                .and_then(|mut d| d.remove("metadata"))
+                .unwrap_or(Value::Null);
             Ok(gone(json!({"metadata": metadata, "subkeys": null})))
         }
         other => Ok(EngineResponse {

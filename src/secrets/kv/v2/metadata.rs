@@ -50,16 +50,20 @@ struct Settings {
     cas: Option<u64>,
 }
 
-fn settings(data: &Data, patch: bool) -> Result<Settings, EngineError> {
+impl Settings {
+    fn is_empty(&self) -> bool {
+        self.max_versions.is_none()
+            && self.cas_required.is_none()
+            && self.delete_version_after.is_none()
+            && self.custom_metadata.is_none()
+    }
+}
+
+fn settings(data: &Data) -> Result<Settings, EngineError> {
     let custom_metadata = match data.get("custom_metadata") {
         None => None,
         // A merge patch may remove entries with `null`; a write replaces the whole map.
-        Some(v) if patch => Some(v.clone()),
-        Some(_) => Some(
-            fields::string_map(data, "custom_metadata")?
-                .map(|m| serde_json::json!(m))
-                .unwrap_or(Value::Null),
-        ),
+        Some(v) => Some(v.clone()),
     };
     Ok(Settings {
         max_versions: fields::int(data, "max_versions")?
@@ -87,15 +91,15 @@ fn validate_custom(map: &BTreeMap<String, String>) -> Result<(), EngineError> {
         ));
     }
     for (k, v) in map {
-        if k.len() > MAX_CUSTOM_KEY_LEN {
+        if k.is_empty() || k.len() > MAX_CUSTOM_KEY_LEN {
             errors.push(format!(
-                "length of key {k:?} is {} but max allowed is {MAX_CUSTOM_KEY_LEN}",
+                "length of key {k:?} is {} but must be 0 < len(key) <= {MAX_CUSTOM_KEY_LEN}",
                 k.len()
             ));
         }
-        if v.len() > MAX_CUSTOM_VALUE_LEN {
+        if v.is_empty() || v.len() > MAX_CUSTOM_VALUE_LEN {
             errors.push(format!(
-                "length of value for key {k:?} is {} but max allowed is {MAX_CUSTOM_VALUE_LEN}",
+                "length of value for key {k:?} is {} but must be 0 < len(value) <= {MAX_CUSTOM_VALUE_LEN}",
                 v.len()
             ));
         }
@@ -103,13 +107,14 @@ fn validate_custom(map: &BTreeMap<String, String>) -> Result<(), EngineError> {
     if errors.is_empty() {
         return Ok(());
     }
-    Err(EngineError::InvalidRequest(format!(
-        "custom_metadata validation failed: {}",
-        errors.join("; ")
-    )))
+    let errors: Vec<String> = errors
+        .into_iter()
+        .map(|e| format!("custom_metadata validation failed: {e}"))
+        .collect();
+    Err(EngineError::InvalidRequest(fields::multierror(&errors)))
 }
 
-/// The merged `custom_metadata` after a write or patch.
+/// The merged `custom_metadata` after a write or patch; an empty map is `None`.
 fn custom_after(
     current: &Option<BTreeMap<String, String>>,
     change: &Value,
@@ -122,22 +127,10 @@ fn custom_after(
     } else {
         change.clone()
     };
-    let map = match merged {
-        Value::Null => return Ok(None),
-        Value::Object(m) => m
-            .into_iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k, s)),
-                other => Err(EngineError::InvalidRequest(format!(
-                    "custom_metadata values must be strings; {k:?} is {other}"
-                ))),
-            })
-            .collect::<Result<BTreeMap<_, _>, _>>()?,
-        _ => {
-            return Err(EngineError::InvalidRequest(
-                "custom_metadata must be a map of strings".into(),
-            ))
-        }
+    let mut data = Data::new();
+    data.insert("custom_metadata".into(), merged);
+    let Some(map) = fields::string_map(&data, "custom_metadata")? else {
+        return Ok(None);
     };
     validate_custom(&map)?;
     Ok((!map.is_empty()).then_some(map))
@@ -150,14 +143,16 @@ async fn write(
     patch: bool,
 ) -> Result<EngineResponse, EngineError> {
     let key = key_param(req)?;
-    let s = settings(&req.data, patch)?;
+    let s = settings(&req.data)?;
     let config = kv.config(ctx).await?;
     let now = nanos(ctx.clock.now());
     kv.update(ctx, key, |meta| {
         let mut meta = match (meta, patch) {
             (Some(m), _) => m,
-            // Patching needs something to patch; a write creates the key's metadata.
+            // Patching needs something to patch.
             (None, true) => return Err(EngineError::NotFound),
+            // A write with nothing in it creates nothing, as in OpenBao.
+            (None, false) if s.is_empty() => return Ok(Change::Skip(())),
             (None, false) => KeyMeta::new(now),
         };
         if s.cas.is_none() && config.metadata_cas_required {

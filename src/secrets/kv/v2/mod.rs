@@ -50,6 +50,8 @@ pub(crate) enum Route {
     Undelete,
     Destroy,
     Subkeys,
+    /// Anything else: a v1-style path on a v2 mount.
+    Invalid,
 }
 
 /// The versioned KV engine.
@@ -131,6 +133,16 @@ impl Backend for KvV2 {
             .ops(Ops::WRITE)
             .fields(VERSIONS_FIELDS)
             .help("Permanently removes one or more versions."),
+        Path::new("{*path}", Route::Invalid)
+            .or_empty()
+            .ops(
+                Ops::READ
+                    .union(Ops::LIST)
+                    .union(Ops::WRITE)
+                    .union(Ops::PATCH)
+                    .union(Ops::DELETE),
+            )
+            .help("Not a K/V v2 path: answers with a warning naming the right API."),
         Path::new("subkeys/{*path}", Route::Subkeys)
             .or_empty()
             .ops(Ops::READ)
@@ -152,6 +164,7 @@ impl Backend for KvV2 {
             Route::Undelete => versions::undelete(self, ctx, req).await,
             Route::Destroy => versions::destroy(self, ctx, req).await,
             Route::Subkeys => data::subkeys(ctx, req).await,
+            Route::Invalid => Ok(invalid_path(&req)),
         }
     }
 
@@ -168,7 +181,9 @@ impl Backend for KvV2 {
                 .await?
                 .is_some()),
             Route::Config => Ok(ctx.storage.get(CONFIG).await?.is_some()),
-            Route::Delete | Route::Undelete | Route::Destroy | Route::Subkeys => Ok(true),
+            Route::Delete | Route::Undelete | Route::Destroy | Route::Subkeys | Route::Invalid => {
+                Ok(true)
+            }
         }
     }
 }
@@ -296,6 +311,31 @@ pub(crate) fn import_ops(
         StorageOp::Put(data_key(key, 1), value.to_vec()),
         StorageOp::Put(meta_key(key), encode(&meta)?),
     ])
+}
+
+/// OpenBao's answer to a path outside the v2 API: 404, no data, and a warning that says
+/// what to use instead. A list of the mount's root finds nothing.
+fn invalid_path(req: &EngineRequest) -> EngineResponse {
+    use crate::logical::{Body, Operation};
+    let path = req.params.get("path");
+    if req.op == Operation::List {
+        return EngineResponse::not_found();
+    }
+    let root = path.is_empty()
+        || [
+            "data", "metadata", "delete", "undelete", "destroy", "subkeys",
+        ]
+        .contains(&path);
+    let warning = if root {
+        "Non-listing operations on the root of a K/V v2 mount are not supported."
+    } else {
+        "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the OpenBao CLI, use 'bao kv get' for this operation."
+    };
+    EngineResponse {
+        body: Body::Gone(None),
+        ..EngineResponse::default()
+    }
+    .with_warning(warning)
 }
 
 /// A key must be named, and may not be a folder.

@@ -120,7 +120,7 @@ async fn delete_undelete_destroy() {
         .await
         .expect("delete");
     match body(h.call(Operation::Read, "data/k", json!({})).await) {
-        Body::Gone(d) => {
+        Body::Gone(Some(d)) => {
             assert_eq!(d["data"], Value::Null);
             assert_eq!(d["metadata"]["version"], 2);
             assert_ne!(d["metadata"]["deletion_time"], "");
@@ -141,7 +141,7 @@ async fn delete_undelete_destroy() {
         h.call(Operation::Read, "data/k", json!({"version": 1}))
             .await,
     ) {
-        Body::Gone(d) => assert_eq!(d["metadata"]["destroyed"], true),
+        Body::Gone(Some(d)) => assert_eq!(d["metadata"]["destroyed"], true),
         other => panic!("destroyed version: {other:?}"),
     }
     // A destroyed version cannot come back, and its data is gone from storage.
@@ -334,6 +334,30 @@ async fn values_are_ciphertext_below_the_barrier() {
             "{key} is plaintext"
         );
     }
+}
+
+#[tokio::test]
+async fn paths_outside_the_v2_api_warn() {
+    let h = kv();
+    for path in ["", "data", "foo", "some/v1/path"] {
+        let r = h
+            .call(Operation::Read, path, json!({}))
+            .await
+            .expect("answer");
+        assert!(matches!(r.body, Body::Gone(None)), "{path}");
+        assert_eq!(r.warnings.len(), 1, "{path}");
+    }
+    let root = h.call(Operation::List, "", json!({})).await.expect("list");
+    assert!(matches!(root.body, Body::NotFound));
+}
+
+#[tokio::test]
+async fn null_data_is_stored_as_null() {
+    let h = kv();
+    h.data(Operation::Update, "data/n", json!({"data": null}))
+        .await;
+    let r = h.data(Operation::Read, "data/n", json!({})).await;
+    assert_eq!(r["data"], Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
