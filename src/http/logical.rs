@@ -69,6 +69,7 @@ pub(super) async fn handle(
         Body::NoContent => (StatusCode::OK, None),
         Body::Data(d) => (StatusCode::OK, Some(d)),
         Body::NotFound => return Err(ApiError::Core(crate::core::Error::NotFound)),
+        Body::Missing => return Ok(empty(StatusCode::NOT_FOUND)),
         Body::Gone(d) => (StatusCode::NOT_FOUND, d),
     };
     // A list that found nothing is a 404, as OpenBao answers it.
@@ -105,15 +106,24 @@ fn logical_path(uri: &Uri) -> Result<String, ApiError> {
         .decode_utf8()
         .map_err(|_| ApiError::BadRequest("invalid path: not valid UTF-8".into()))?;
     let body = path.strip_suffix('/').unwrap_or(&path);
-    let bad = body
-        .split('/')
-        .any(|seg| seg == ".." || seg == "." || (seg.is_empty() && !body.is_empty()));
-    if bad || path.starts_with('/') {
-        return Err(ApiError::BadRequest(format!(
-            "invalid path {path:?}: dot segments and empty segments are not allowed"
-        )));
+    let segments = || body.split('/');
+    // OpenBao's own text for the percent-encoded dot segments that reach its router.
+    if segments().any(|seg| seg == ".." || seg == ".") {
+        return Err(ApiError::BadRequest("relative paths not supported".into()));
+    }
+    if path.starts_with('/') || (!body.is_empty() && segments().any(str::is_empty)) {
+        return Err(ApiError::BadRequest(
+            "empty path segments are not supported".into(),
+        ));
     }
     Ok(path.into_owned())
+}
+
+/// A status with no body (still typed `application/json` by the common layer).
+fn empty(status: StatusCode) -> Response {
+    let mut resp = no_content();
+    *resp.status_mut() = status;
+    resp
 }
 
 fn is_empty_list(d: &Data) -> bool {

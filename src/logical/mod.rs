@@ -66,6 +66,8 @@ pub(crate) enum Body {
     NoContent,
     /// 404 `{"errors":[]}`: a read or list found nothing.
     NotFound,
+    /// 404 with no body at all, as OpenBao answers a KV v2 patch of a missing key.
+    Missing,
     /// 404 *with* the envelope: the item exists but is gone (a deleted or destroyed KV v2
     /// version), and the client still gets its metadata, as OpenBao answers; or a path
     /// that is wrong in a way a warning explains (`data: null`).

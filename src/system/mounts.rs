@@ -132,7 +132,14 @@ fn mount_request(data: &Data) -> Result<MountRequest, EngineError> {
             "backend type must be specified as a string".into(),
         ));
     }
-    let (kind, options) = registry::normalize(&kind, options(data)?)?;
+    let (kind, mut options) = registry::normalize(&kind, options(data)?)?;
+    // OpenBao records `options` as sent: `{}` when the field is absent (for kv), `null` when
+    // the client sent `null` (as the CLI does for `bao secrets enable kv`).
+    if matches!(data.get("options"), Some(Value::Null))
+        && options.as_ref().is_some_and(|o| o.is_empty())
+    {
+        options = None;
+    }
     let config = match data.get("config") {
         None | Some(Value::Null) => MountConfig::default(),
         Some(Value::Object(c)) => mount_config(c)?,
@@ -179,7 +186,9 @@ fn options(data: &Data) -> Result<Option<BTreeMap<String, String>>, EngineError>
 /// system default). `Err` carries Go's text for what was wrong.
 fn ttl_secs(data: &Data, field: &str) -> Result<Option<u64>, String> {
     match data.get(field) {
+        // The CLI sends `""` for "leave it as it is".
         None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) if s == "system" => Ok(Some(0)),
         Some(v) => fields::duration_value(v).map(|d| Some(d.as_secs())),
     }

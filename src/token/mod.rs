@@ -102,6 +102,11 @@ pub(crate) fn init_records(root_id: &str) -> Vec<(String, Zeroizing<Vec<u8>>)> {
 pub(crate) struct TokenStore {
     view: View,
     salt: Salt,
+    /// Records already read, by salted id: every request looks its token up, and a storage
+    /// read plus a decryption per request is the largest cost of a small KV read. Holds no
+    /// token ids (only salted ones). Whatever revokes or changes a token must evict it here;
+    /// today no token is ever revoked or changed (only root tokens exist).
+    cache: std::sync::RwLock<std::collections::HashMap<String, TokenEntry>>,
 }
 
 impl TokenStore {
@@ -116,6 +121,7 @@ impl TokenStore {
         Ok(Self {
             view,
             salt: Salt(salt),
+            cache: Default::default(),
         })
     }
 
@@ -125,6 +131,9 @@ impl TokenStore {
             return Ok(None);
         }
         let salted = self.salt.salt_id(id);
+        if let Some(hit) = self.cached(&salted) {
+            return Ok(Some(hit));
+        }
         let Some(raw) = self.view.get(&format!("id/{salted}")).await? else {
             return Ok(None);
         };
@@ -135,10 +144,19 @@ impl TokenStore {
         // The storage key already matched; this re-check binds the record to the key it was
         // found under (a record copied to another key is refused) without a timing leak.
         if bool::from(entry.salted_id.as_bytes().ct_eq(salted.as_bytes())) {
+            if let Ok(mut cache) = self.cache.write() {
+                cache.insert(salted, entry.clone());
+            }
             Ok(Some(entry))
         } else {
             Ok(None)
         }
+    }
+
+    fn cached(&self, salted: &str) -> Option<TokenEntry> {
+        // A hit was found under the same salted key before; the HashMap's lookup compares
+        // salted ids, which are HMACs of the token, never the token itself.
+        self.cache.read().ok()?.get(salted).cloned()
     }
 }
 

@@ -58,6 +58,10 @@ fn cas_option(body: &Data) -> Result<Option<i64>, EngineError> {
             )))
         }
     };
+    // A `cas` that is present but null counts as 0, as Go decodes it.
+    if matches!(options.get("cas"), Some(Value::Null)) {
+        return Ok(Some(0));
+    }
     fields::int(options, "cas")
         .map_err(|_| EngineError::InvalidRequest("error parsing check-and-set parameter".into()))
 }
@@ -211,7 +215,10 @@ async fn patch(
     let cas = cas_option(&req.data)?;
     for _ in 0..super::MAX_ATTEMPTS {
         let Some(meta) = load_meta(ctx, key).await? else {
-            return Ok(EngineResponse::not_found());
+            return Ok(EngineResponse {
+                body: Body::Missing,
+                ..EngineResponse::default()
+            });
         };
         let now = nanos(ctx.clock.now());
         let current = meta.current_version;
@@ -261,9 +268,9 @@ async fn delete_latest(
         };
         let current = meta.current_version;
         match meta.versions.get_mut(&current) {
+            // `updated_time` follows writes only: deleting a version leaves it alone.
             Some(v) if v.is_live(now) => {
                 v.deletion = Some(now);
-                meta.updated = now;
                 Ok(Change::Commit {
                     meta: Some(meta),
                     ops: Vec::new(),

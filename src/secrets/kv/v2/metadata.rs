@@ -186,7 +186,13 @@ async fn write(
         })
     })
     .await?;
-    Ok(EngineResponse::no_content())
+    let mut resp = EngineResponse::no_content();
+    if s.cas_required == Some(false) && config.cas_required {
+        resp = resp.with_warning(
+            "\"cas_required\" set to false, but is mandated by backend config. This value will be ignored.",
+        );
+    }
+    Ok(resp)
 }
 
 /// Remove every version and the metadata: the key is gone for good.

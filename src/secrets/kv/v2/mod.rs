@@ -299,6 +299,8 @@ pub(crate) fn import_ops(
     let t = types::nanos(now);
     let mut meta = KeyMeta::new(t);
     meta.current_version = 1;
+    // OpenBao's upgrade records the imported version as the oldest one.
+    meta.oldest_version = 1;
     meta.versions.insert(
         1,
         VersionMeta {

@@ -39,7 +39,7 @@ pub(super) async fn delete(
                 }
             }
         }
-        Ok(commit_if(changed, meta, now, Vec::new()))
+        Ok(commit_if(changed, meta, Vec::new()))
     })
     .await?;
     Ok(EngineResponse::no_content())
@@ -53,7 +53,6 @@ pub(super) async fn undelete(
 ) -> Result<EngineResponse, EngineError> {
     let key = key_param(&req)?;
     let list = versions(&req, "No version number provided")?;
-    let now = nanos(ctx.clock.now());
     kv.update(ctx, key, |meta| {
         let Some(mut meta) = meta else {
             return Ok(Change::Skip(()));
@@ -67,7 +66,7 @@ pub(super) async fn undelete(
                 }
             }
         }
-        Ok(commit_if(changed, meta, now, Vec::new()))
+        Ok(commit_if(changed, meta, Vec::new()))
     })
     .await?;
     Ok(EngineResponse::no_content())
@@ -81,7 +80,6 @@ pub(super) async fn destroy(
 ) -> Result<EngineResponse, EngineError> {
     let key = key_param(&req)?;
     let list = versions(&req, "no version number provided")?;
-    let now = nanos(ctx.clock.now());
     kv.update(ctx, key, |meta| {
         let Some(mut meta) = meta else {
             return Ok(Change::Skip(()));
@@ -95,22 +93,18 @@ pub(super) async fn destroy(
                 }
             }
         }
-        Ok(commit_if(!ops.is_empty(), meta, now, ops))
+        Ok(commit_if(!ops.is_empty(), meta, ops))
     })
     .await?;
     Ok(EngineResponse::no_content())
 }
 
-fn commit_if(
-    changed: bool,
-    mut meta: super::KeyMeta,
-    now: i128,
-    ops: Vec<StorageOp>,
-) -> Change<()> {
+/// Write `meta` back if anything changed. `updated_time` follows writes of data and metadata
+/// only, as in OpenBao, so deleting, undeleting or destroying versions leaves it alone.
+fn commit_if(changed: bool, meta: super::KeyMeta, ops: Vec<StorageOp>) -> Change<()> {
     if !changed {
         return Change::Skip(());
     }
-    meta.updated = now;
     Change::Commit {
         meta: Some(meta),
         ops,
