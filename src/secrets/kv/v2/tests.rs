@@ -235,8 +235,21 @@ async fn patch_merges_onto_the_current_version() {
             h.call(Operation::Patch, "data/missing", json!({"data": {"a": 1}}))
                 .await
         ),
-        Body::NotFound
+        Body::Missing
     ));
+    // A deleted current version answers 404 with its metadata, and is not patched.
+    h.call(Operation::Delete, "data/k", json!({}))
+        .await
+        .expect("delete");
+    match body(
+        h.call(Operation::Patch, "data/k", json!({"data": {"c": 3}}))
+            .await,
+    ) {
+        Body::Gone(Some(d)) => assert_eq!(d["version"], 2),
+        other => panic!("patch of a deleted version: {other:?}"),
+    }
+    let meta = h.data(Operation::Read, "metadata/k", json!({})).await;
+    assert_eq!(meta["current_version"], 2);
 }
 
 #[tokio::test]
