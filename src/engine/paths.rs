@@ -22,6 +22,12 @@ bitflags! {
         const DELETE = 1 << 5;
         /// Create and update: a POST/PUT that the existence check may turn into either.
         const WRITE = Self::CREATE.bits() | Self::UPDATE.bits();
+        /// Every operation.
+        const ALL = Self::READ.bits()
+            | Self::LIST.bits()
+            | Self::WRITE.bits()
+            | Self::PATCH.bits()
+            | Self::DELETE.bits();
     }
 }
 

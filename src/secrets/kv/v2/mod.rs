@@ -100,13 +100,7 @@ impl Backend for KvV2 {
             .help("Write, patch, read and delete data in the key-value store."),
         Path::new("metadata/{*path}", Route::Metadata)
             .or_empty()
-            .ops(
-                Ops::READ
-                    .union(Ops::LIST)
-                    .union(Ops::WRITE)
-                    .union(Ops::PATCH)
-                    .union(Ops::DELETE),
-            )
+            .ops(Ops::ALL)
             .flags(Flags::EXISTENCE_CHECK)
             .fields(&[
                 "max_versions",
@@ -135,13 +129,7 @@ impl Backend for KvV2 {
             .help("Permanently removes one or more versions."),
         Path::new("{*path}", Route::Invalid)
             .or_empty()
-            .ops(
-                Ops::READ
-                    .union(Ops::LIST)
-                    .union(Ops::WRITE)
-                    .union(Ops::PATCH)
-                    .union(Ops::DELETE),
-            )
+            .ops(Ops::ALL)
             .help("Not a K/V v2 path: answers with a warning naming the right API."),
         Path::new("subkeys/{*path}", Route::Subkeys)
             .or_empty()

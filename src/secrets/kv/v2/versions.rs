@@ -1,21 +1,9 @@
 //! `delete/<key>`, `undelete/<key>` and `destroy/<key>`: act on listed versions.
 
-use super::types::nanos;
+use super::types::{nanos, VersionMeta};
 use super::{data_key, key_param, Change, KvV2};
 use crate::engine::{fields, Ctx, EngineError, EngineRequest, EngineResponse};
 use crate::logical::storage::StorageOp;
-
-fn versions(req: &EngineRequest, missing: &str) -> Result<Vec<u64>, EngineError> {
-    let list = fields::int_list(&req.data, "versions")?;
-    if list.is_empty() {
-        return Err(EngineError::InvalidRequest(missing.into()));
-    }
-    // A negative version names nothing, as a version past the current one does.
-    Ok(list
-        .into_iter()
-        .filter_map(|v| u64::try_from(v).ok())
-        .collect())
-}
 
 /// Soft-delete the listed versions (those neither destroyed nor already deleted).
 pub(super) async fn delete(
@@ -23,26 +11,15 @@ pub(super) async fn delete(
     ctx: &Ctx<'_>,
     req: EngineRequest,
 ) -> Result<EngineResponse, EngineError> {
-    let key = key_param(&req)?;
-    let list = versions(&req, "No version number provided")?;
     let now = nanos(ctx.clock.now());
-    kv.update(ctx, key, |meta| {
-        let Some(mut meta) = meta else {
-            return Ok(Change::Skip(()));
-        };
-        let mut changed = false;
-        for v in &list {
-            if let Some(vm) = meta.versions.get_mut(v) {
-                if vm.is_live(now) {
-                    vm.deletion = Some(now);
-                    changed = true;
-                }
-            }
+    act(kv, ctx, &req, "No version number provided", |vm, _| {
+        let live = vm.is_live(now);
+        if live {
+            vm.deletion = Some(now);
         }
-        Ok(commit_if(changed, meta, Vec::new()))
+        (live, None)
     })
-    .await?;
-    Ok(EngineResponse::no_content())
+    .await
 }
 
 /// Clear the deletion of the listed versions that are not destroyed.
@@ -51,25 +28,14 @@ pub(super) async fn undelete(
     ctx: &Ctx<'_>,
     req: EngineRequest,
 ) -> Result<EngineResponse, EngineError> {
-    let key = key_param(&req)?;
-    let list = versions(&req, "No version number provided")?;
-    kv.update(ctx, key, |meta| {
-        let Some(mut meta) = meta else {
-            return Ok(Change::Skip(()));
-        };
-        let mut changed = false;
-        for v in &list {
-            if let Some(vm) = meta.versions.get_mut(v) {
-                if !vm.destroyed && vm.deletion.is_some() {
-                    vm.deletion = None;
-                    changed = true;
-                }
-            }
+    act(kv, ctx, &req, "No version number provided", |vm, _| {
+        let restorable = !vm.destroyed && vm.deletion.is_some();
+        if restorable {
+            vm.deletion = None;
         }
-        Ok(commit_if(changed, meta, Vec::new()))
+        (restorable, None)
     })
-    .await?;
-    Ok(EngineResponse::no_content())
+    .await
 }
 
 /// Remove the listed versions' data for good; their metadata stays, marked destroyed.
@@ -78,36 +44,61 @@ pub(super) async fn destroy(
     ctx: &Ctx<'_>,
     req: EngineRequest,
 ) -> Result<EngineResponse, EngineError> {
-    let key = key_param(&req)?;
-    let list = versions(&req, "no version number provided")?;
+    let key = key_param(&req)?.to_owned();
+    act(kv, ctx, &req, "no version number provided", |vm, v| {
+        if vm.destroyed {
+            return (false, None);
+        }
+        vm.destroyed = true;
+        (true, Some(StorageOp::Delete(data_key(&key, v))))
+    })
+    .await
+}
+
+/// Apply `change` to each listed version the key has (a missing key or version is not an
+/// error), and write the metadata back, with any ops `change` asks for, if anything changed.
+/// `change` answers whether it changed the version, and an op to add. `missing` is the error
+/// text for an empty list (OpenBao capitalises it differently per endpoint).
+/// `updated_time` is left alone: in OpenBao it follows writes of data and metadata only.
+async fn act(
+    kv: &KvV2,
+    ctx: &Ctx<'_>,
+    req: &EngineRequest,
+    missing: &str,
+    mut change: impl FnMut(&mut VersionMeta, u64) -> (bool, Option<StorageOp>),
+) -> Result<EngineResponse, EngineError> {
+    let key = key_param(req)?;
+    let list = fields::int_list(&req.data, "versions")?;
+    if list.is_empty() {
+        return Err(EngineError::InvalidRequest(missing.into()));
+    }
+    // A negative version names nothing, as a version past the current one does.
+    let list: Vec<u64> = list
+        .into_iter()
+        .filter_map(|v| u64::try_from(v).ok())
+        .collect();
     kv.update(ctx, key, |meta| {
         let Some(mut meta) = meta else {
             return Ok(Change::Skip(()));
         };
+        let mut changed = false;
         let mut ops = Vec::new();
         for v in &list {
             if let Some(vm) = meta.versions.get_mut(v) {
-                if !vm.destroyed {
-                    vm.destroyed = true;
-                    ops.push(StorageOp::Delete(data_key(key, *v)));
-                }
+                let (did, op) = change(vm, *v);
+                changed |= did;
+                ops.extend(op);
             }
         }
-        Ok(commit_if(!ops.is_empty(), meta, ops))
+        if !changed {
+            return Ok(Change::Skip(()));
+        }
+        Ok(Change::Commit {
+            meta: Some(meta),
+            ops,
+            answer: (),
+        })
     })
     .await?;
     Ok(EngineResponse::no_content())
-}
-
-/// Write `meta` back if anything changed. `updated_time` follows writes of data and metadata
-/// only, as in OpenBao, so deleting, undeleting or destroying versions leaves it alone.
-fn commit_if(changed: bool, meta: super::KeyMeta, ops: Vec<StorageOp>) -> Change<()> {
-    if !changed {
-        return Change::Skip(());
-    }
-    Change::Commit {
-        meta: Some(meta),
-        ops,
-        answer: (),
-    }
 }
