@@ -44,10 +44,6 @@ impl Op {
             Op::Read => "GET /v1/kv/data/r/<random i>, i among 10,000 prefilled keys",
         }
     }
-
-    pub fn needs_kv(self) -> bool {
-        self != Op::Health
-    }
 }
 
 /// Where and as whom to send.

@@ -22,6 +22,7 @@
 //! - `BAO_BIN` — the OpenBao binary.
 
 mod client;
+mod cpu;
 mod load;
 mod report;
 mod server;
@@ -157,6 +158,8 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     run.rss_idle_kib = server.rss_kib();
+    let cpu_start = cpu::sample(server.pid());
+    let cpu_end = |server: &Server| cpu_start.zip(cpu::sample(server.pid()));
 
     let cell = |run: &mut ServerRun, op: Op, c: usize, r: load::CellResult| {
         let errors = if r.errors > 0 {
@@ -189,6 +192,7 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
             }
         }
         run.rss_loaded_kib = Err(e);
+        run.cpu = cpu_end(&server).and_then(|(a, b)| cpu::shares(a, b));
         server.stop();
         return run;
     }
@@ -251,6 +255,18 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
         cell(&mut run, Op::Write, c, r);
     }
 
+    run.cpu = cpu_end(&server).and_then(|(a, b)| cpu::shares(a, b));
+    if let Some(c) = run.cpu {
+        progress(
+            kind,
+            format!(
+                "CPU during the cells: server {:.0}%, load generator {:.0}%, other processes {:.0}% of the machine",
+                c.server * 100.0,
+                c.generator * 100.0,
+                c.other * 100.0
+            ),
+        );
+    }
     server.stop();
     progress(kind, "stopped");
     run

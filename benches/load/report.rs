@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use crate::cpu::Shares;
 use crate::load::{CellResult, Op, READ_KEYS};
 use crate::server::Kind;
 
@@ -31,6 +32,8 @@ pub struct ServerRun {
     /// Distinct secrets stored when `rss_loaded_kib` was read, and failed writes on the way.
     pub secrets_stored: u64,
     pub secrets_failed: u64,
+    /// How the machine's CPU was shared from the first cell to the last.
+    pub cpu: Option<Shares>,
 }
 
 impl ServerRun {
@@ -48,6 +51,7 @@ impl ServerRun {
             rss_loaded_kib: Err("not measured".into()),
             secrets_stored: 0,
             secrets_failed: 0,
+            cpu: None,
         }
     }
 
@@ -66,6 +70,9 @@ impl ServerRun {
         }
     }
 }
+
+/// Picks one memory reading out of a run.
+type MemReading = fn(&ServerRun) -> &Result<u64, String>;
 
 /// Settings and context the header reports.
 pub struct Context {
@@ -233,7 +240,7 @@ fn header(ctx: &Context, runs: &[ServerRun]) -> String {
                     Kind::OpenBao => "storage \"raft\" (integrated storage, single node)",
                 };
                 format!(
-                    "{} {storage}; {}",
+                    "version {}, {storage}; {}",
                     r.version.as_deref().unwrap_or("version unknown"),
                     r.bin
                 )
@@ -247,6 +254,25 @@ fn header(ctx: &Context, runs: &[ServerRun]) -> String {
          api_addr, cluster_addr, disable_mlock, seal \"static\" (self-unsealing)"
     );
     let _ = writeln!(s, "  token      {}", ctx.token_note);
+    for r in runs {
+        if let Some(c) = r.cpu {
+            let warn = if c.other > 0.05 {
+                "  WARNING: other work on the machine disturbed this run"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "  cpu        {} run, first cell to last: server {:.0}%, load generator {:.0}%, \
+                 other processes {:.0}% of all {} cores{warn}",
+                r.kind.title(),
+                c.server * 100.0,
+                c.generator * 100.0,
+                c.other * 100.0,
+                ctx.cores
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "  load       Rust: tokio ({} thread{}) + hyper, one keep-alive connection per concurrent \
@@ -334,7 +360,7 @@ pub fn render(ctx: &Context, runs: &[ServerRun], targets: &[Target]) -> String {
     );
     let _ = writeln!(s, "{}", "-".repeat(79));
     let secrets = ctx.secrets.max(READ_KEYS);
-    let mem_rows: [(String, fn(&ServerRun) -> &Result<u64, String>); 2] = [
+    let mem_rows: [(String, MemReading); 2] = [
         ("idle, after setup".into(), |r| &r.rss_idle_kib),
         (format!("after {secrets} secrets"), |r| &r.rss_loaded_kib),
     ];
@@ -418,7 +444,7 @@ pub fn render(ctx: &Context, runs: &[ServerRun], targets: &[Target]) -> String {
             Some(m) => format!("measured {m:.2}x, needs >= {:.0}x", t.required),
             None => t.note.clone(),
         };
-        let _ = writeln!(s, "  {status}  {:<52} {detail}", t.name);
+        let _ = writeln!(s, "  {status}  {:<58} {detail}", t.name);
     }
     s
 }
@@ -455,6 +481,11 @@ fn server_json(r: &ServerRun) -> Value {
         "rss_loaded_kib": mem(&r.rss_loaded_kib),
         "secrets_stored": r.secrets_stored,
         "secrets_failed": r.secrets_failed,
+        "cpu_share": r.cpu.map(|c| json!({
+            "server": c.server,
+            "load_generator": c.generator,
+            "other": c.other,
+        })),
         "cells": r.cells.iter().map(|(op, c, cell)| {
             let mut v = cell_json(cell);
             v["op"] = json!(op.name());

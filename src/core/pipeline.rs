@@ -43,10 +43,12 @@ impl Core {
         //    requests skip the extra storage read.
         let mut op = req.op;
         let is_root = entry.as_ref().is_some_and(|e| e.is_root());
-        if op == Operation::Update && m.flags.contains(Flags::EXISTENCE_CHECK) && !is_root {
-            if !mount.backend.exists(&ctx, &m).await? {
-                op = Operation::Create;
-            }
+        if op == Operation::Update
+            && m.flags.contains(Flags::EXISTENCE_CHECK)
+            && !is_root
+            && !mount.backend.exists(&ctx, &m).await?
+        {
+            op = Operation::Create;
         }
 
         // 4. Policy. Until ACL policies land, the only tokens are root tokens, and any other

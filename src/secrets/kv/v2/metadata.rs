@@ -60,11 +60,8 @@ impl Settings {
 }
 
 fn settings(data: &Data) -> Result<Settings, EngineError> {
-    let custom_metadata = match data.get("custom_metadata") {
-        None => None,
-        // A merge patch may remove entries with `null`; a write replaces the whole map.
-        Some(v) => Some(v.clone()),
-    };
+    // A merge patch may remove entries with `null`; a write replaces the whole map.
+    let custom_metadata = data.get("custom_metadata").cloned();
     Ok(Settings {
         max_versions: fields::int(data, "max_versions")?
             .map(|n| non_negative(n, "max_versions"))
