@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::EngineError;
+pub(crate) use crate::logical::multierror;
 use crate::logical::Data;
 
 fn invalid(field: &str, why: impl std::fmt::Display) -> EngineError {
@@ -224,16 +225,6 @@ pub(crate) fn unknown_fields_warning(data: &Data, known: &[&str]) -> Option<Stri
             unknown.join(" ")
         )
     })
-}
-
-/// go-multierror's text, which OpenBao returns for several kinds of validation failure.
-pub(crate) fn multierror(errors: &[String]) -> String {
-    let head = match errors.len() {
-        1 => "1 error occurred:".to_string(),
-        n => format!("{n} errors occurred:"),
-    };
-    let items: String = errors.iter().map(|e| format!("\n\t* {e}")).collect();
-    format!("{head}{items}\n\n")
 }
 
 #[cfg(test)]

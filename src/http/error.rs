@@ -9,6 +9,12 @@ use axum::response::{IntoResponse, Response};
 
 use super::json_response;
 use crate::core;
+use crate::logical::multierror as wrap;
+
+/// OpenBao wraps logical errors in go-multierror's text.
+fn multierror(msg: &str) -> String {
+    wrap(&[msg.to_owned()])
+}
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -29,11 +35,6 @@ impl From<core::Error> for ApiError {
     fn from(e: core::Error) -> Self {
         ApiError::Core(e)
     }
-}
-
-/// OpenBao wraps logical errors in go-multierror's text.
-fn multierror(msg: &str) -> String {
-    format!("1 error occurred:\n\t* {msg}\n\n")
 }
 
 impl ApiError {

@@ -45,6 +45,24 @@ impl Operation {
 /// Request data: the JSON body or the query string, always an object.
 pub(crate) type Data = Map<String, Value>;
 
+/// The map of a JSON object built with `json!`; anything else is empty.
+pub(crate) fn object(v: Value) -> Data {
+    match v {
+        Value::Object(m) => m,
+        _ => Data::new(),
+    }
+}
+
+/// go-multierror's text, which OpenBao uses for many errors: `1 error occurred:\n\t* x\n\n`.
+pub(crate) fn multierror(errors: &[String]) -> String {
+    let head = match errors.len() {
+        1 => "1 error occurred:".to_string(),
+        n => format!("{n} errors occurred:"),
+    };
+    let items: String = errors.iter().map(|e| format!("\n\t* {e}")).collect();
+    format!("{head}{items}\n\n")
+}
+
 /// One logical request, as the pipeline sees it.
 #[derive(Debug)]
 pub(crate) struct Request {

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::SystemBackend;
 use crate::engine::SYSTEM_MAX_LEASE_TTL;
 use crate::engine::{fields, registry, EngineError, EngineRequest, EngineResponse};
-use crate::logical::{Data, Operation};
+use crate::logical::{object, Data, Operation};
 use crate::router::{check_listing_visibility, normalize, Mount, MountConfig, MountRequest};
 use crate::router::{Router, Tune};
 use crate::version;
@@ -353,11 +353,4 @@ pub(super) fn remount_status(sys: &SystemBackend, req: &EngineRequest) -> Engine
             "status": "success",
         },
     })))
-}
-
-pub(super) fn object(v: Value) -> Data {
-    match v {
-        Value::Object(m) => m,
-        _ => Data::new(),
-    }
 }

@@ -7,7 +7,7 @@ use super::types::{nanos, KeyMeta, KvConfig, VersionMeta};
 use super::{data_key, encode, key_param, load_meta, Change, KvV2};
 use crate::engine::{fields, Ctx, EngineError, EngineRequest, EngineResponse};
 use crate::logical::storage::StorageOp;
-use crate::logical::{Body, Data, Operation};
+use crate::logical::{object, Body, Data, Operation};
 
 pub(super) async fn handle(
     kv: &KvV2,
@@ -107,13 +107,6 @@ fn gone(v: Value) -> EngineResponse {
     EngineResponse {
         body: Body::Gone(Some(object(v))),
         ..EngineResponse::default()
-    }
-}
-
-fn object(v: Value) -> Data {
-    match v {
-        Value::Object(m) => m,
-        _ => Data::new(),
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::engine::{go_duration, rfc3339_nano};
-use crate::logical::Data;
+use crate::logical::{object, Data};
 
 /// OpenBao's default when neither the key nor the mount sets `max_versions`.
 pub(super) const DEFAULT_MAX_VERSIONS: u32 = 10;
@@ -167,13 +167,6 @@ fn time_text(nanos: i128) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .map(rfc3339_nano)
         .unwrap_or_default()
-}
-
-fn object(v: Value) -> Data {
-    match v {
-        Value::Object(m) => m,
-        _ => Data::new(),
-    }
 }
 
 #[cfg(test)]
