@@ -30,6 +30,7 @@ pub(crate) mod duration;
 pub(crate) mod engine;
 pub(crate) mod http;
 pub(crate) mod logical;
+pub(crate) mod policy;
 pub(crate) mod router;
 pub(crate) mod secrets;
 pub mod server;

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 pub(crate) use error::{Error, Result};
 use seal::SealKind;
-pub(crate) use unsealed::Unsealed;
+pub(crate) use unsealed::{Services, Unsealed};
 
 use crate::barrier::Barrier;
 use crate::token;
@@ -375,9 +375,19 @@ impl Core {
             // Sealing a sealed or uninitialized server is a no-op, as in OpenBao.
             Err(_) => return Ok(()),
         };
-        let entry = unsealed.authenticate(token).await?;
-        // `sys/seal` is a sudo path; until ACL policies exist only root carries sudo.
-        if !entry.is_root() {
+        let auth = unsealed.authenticate(token).await?;
+        // `sys/seal` is a sudo path: update and sudo on it, as in OpenBao.
+        let acl = unsealed.policies.acl(&auth.entry.policies).await?;
+        let decision = acl.allow(&crate::policy::AclRequest {
+            op: crate::logical::Operation::Update,
+            path: "sys/seal",
+            data: &Default::default(),
+            wrap_ttl: None,
+        });
+        if auth.last_use {
+            unsealed.tokens.finish_use(&auth).await?;
+        }
+        if !(decision.allowed && decision.sudo) {
             return Err(Error::PermissionDenied);
         }
         let config = seal::unseal_config(&*self.shared.backend, &self.shared.seal)

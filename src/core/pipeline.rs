@@ -1,72 +1,124 @@
 //! The one function that owns the security order of a logical request.
 //!
-//! resolve mount → token → existence check → ACL → audit → engine → leases → audit.
-//! Audit and leases have nothing to do yet; the order is fixed here so they slot in without
-//! moving it.
+//! resolve mount → token (a use is spent) → existence check → ACL (+ sudo on root paths)
+//! → engine → wrapping → revoke a token whose last use this was.
+//!
+//! The ACL is asked before anything about the path is revealed: a path no mount serves, a
+//! path the mount does not know and an operation the path does not take all answer 403 to
+//! a token that may not touch the path, as OpenBao does.
 
-use super::{Core, Error, Result};
-use crate::engine::{Ctx, EngineRequest, Flags, SystemClock};
+use std::sync::Arc;
+
+use super::{Error, Result, Unsealed};
+use crate::engine::{Ctx, EngineRequest, Flags};
 use crate::logical::{Operation, Request, Response};
+use crate::policy::acl::Decision;
+use crate::policy::AclRequest;
+use crate::token::Authenticated;
 
-impl Core {
+impl super::Core {
     pub(crate) async fn handle(&self, req: Request) -> Result<Response> {
         // 0. The barrier must be open.
         let unsealed = self.unsealed()?;
-        let token = req.token.as_deref();
+        let resolved = unsealed.router.resolve(&req.path);
+        let route = resolved
+            .as_ref()
+            .map(|(mount, rel)| mount.backend.resolve(rel));
 
-        // 1. Which mount serves the path. A path no mount serves is only revealed as such to
-        //    a caller with a valid token, as in OpenBao.
-        let Some((mount, rel)) = unsealed.router.resolve(&req.path) else {
-            unsealed.authenticate(token).await?;
-            return Err(Error::NoHandler(req.path));
-        };
-        let route = mount.backend.resolve(&rel);
-
-        // 2. Token, unless the path is one of the engine's unauthenticated ones (logins), or
+        // 1. Token, unless the path is one of the engine's unauthenticated ones (logins), or
         //    takes a token only optionally and none was sent.
-        let flags = route.as_ref().map(|m| m.flags).unwrap_or_default();
+        let flags = match &route {
+            Some(Ok(m)) => m.flags,
+            _ => Flags::empty(),
+        };
         let skip = flags.contains(Flags::UNAUTHENTICATED)
-            || (flags.contains(Flags::TOKEN_OPTIONAL) && token.is_none());
-        let entry = match skip {
+            || (flags.contains(Flags::TOKEN_OPTIONAL) && req.token.is_none());
+        let auth = match skip {
             true => None,
-            false => Some(unsealed.authenticate(token).await?),
+            false => Some(unsealed.authenticate(req.token.as_deref()).await?),
         };
-        let m = route?;
-        let ctx = Ctx {
-            storage: &mount.view,
-            mount: &mount.info,
-            clock: &SystemClock,
-        };
-
-        // 3. Existence check: a write to something that does not exist yet is a create. Only
-        //    the ACL step tells the two apart, and a root token passes it either way, so root
-        //    requests skip the extra storage read.
-        let mut op = req.op;
-        let is_root = entry.as_ref().is_some_and(|e| e.is_root());
-        if op == Operation::Update
-            && m.flags.contains(Flags::EXISTENCE_CHECK)
-            && !is_root
-            && !mount.backend.exists(&ctx, &m).await?
-        {
-            op = Operation::Create;
+        let result = handle_authenticated(&unsealed, req, resolved, route, auth.as_ref()).await;
+        // The request that spent a token's last use still gets its answer; the token is
+        // gone afterwards.
+        if let Some(a) = auth.as_ref().filter(|a| a.last_use) {
+            unsealed.tokens.finish_use(a).await?;
         }
+        result
+    }
+}
 
-        // 4. Policy. Until ACL policies land, the only tokens are root tokens, and any other
-        //    token would be granted nothing.
-        if entry.as_ref().is_some_and(|e| !e.is_root()) {
+async fn handle_authenticated(
+    unsealed: &Unsealed,
+    req: Request,
+    resolved: Option<(Arc<crate::router::Mount>, String)>,
+    route: Option<Result<crate::engine::RouteMatch, crate::engine::EngineError>>,
+    auth: Option<&Authenticated>,
+) -> Result<Response> {
+    let mut op = req.op;
+    let mut decision = Decision::default();
+    if let Some(auth) = auth {
+        let acl = unsealed.policies.acl(&auth.entry.policies).await?;
+        // 2. Existence check: a write to something that does not exist yet is a create.
+        //    Only the ACL tells the two apart, and root passes either way, so root requests
+        //    skip the extra storage read.
+        if let (Some((mount, _)), Some(Ok(m))) = (&resolved, &route) {
+            if op == Operation::Update && m.flags.contains(Flags::EXISTENCE_CHECK) && !acl.is_root()
+            {
+                let ctx = Ctx {
+                    storage: &mount.view,
+                    mount: &mount.info,
+                    clock: &*unsealed.clock,
+                };
+                if !mount.backend.exists(&ctx, m).await? {
+                    op = Operation::Create;
+                }
+            }
+        }
+        // 3. Policy.
+        decision = acl.allow(&AclRequest {
+            op,
+            path: &req.path,
+            data: &req.data,
+            wrap_ttl: req.wrap_ttl,
+        });
+        let root_path = flags_of(&route).contains(Flags::ROOT);
+        if !decision.allowed || (root_path && !decision.sudo) {
             return Err(Error::AclDenied);
         }
+    }
 
-        // 6. The engine.
-        let data_at_top_level = m.flags.contains(Flags::DATA_AT_TOP_LEVEL);
-        let engine_req = EngineRequest {
-            op,
-            params: m.params.clone(),
-            data: req.data,
-            authenticated: entry.is_some(),
-        };
-        let mut resp = mount.backend.handle(&ctx, m, engine_req).await?;
-        resp.data_at_top_level = data_at_top_level;
-        Ok(resp)
+    // 4. Only now may the caller learn what is (not) at the path.
+    let Some((mount, _)) = resolved else {
+        return Err(Error::NoHandler(req.path));
+    };
+    let m = route.ok_or(Error::UnsupportedPath)??;
+    let ctx = Ctx {
+        storage: &mount.view,
+        mount: &mount.info,
+        clock: &*unsealed.clock,
+    };
+
+    // 5. The engine.
+    let data_at_top_level = m.flags.contains(Flags::DATA_AT_TOP_LEVEL);
+    let engine_req = EngineRequest {
+        op,
+        params: m.params.clone(),
+        data: req.data,
+        authenticated: auth.is_some(),
+        client_token: req.token,
+        sudo: decision.sudo,
+        path: req.path,
+    };
+    let mut resp = mount.backend.handle(&ctx, m, engine_req).await?;
+    resp.data_at_top_level = data_at_top_level;
+    Ok(resp)
+}
+
+fn flags_of(
+    route: &Option<Result<crate::engine::RouteMatch, crate::engine::EngineError>>,
+) -> Flags {
+    match route {
+        Some(Ok(m)) => m.flags,
+        _ => Flags::empty(),
     }
 }

@@ -12,11 +12,13 @@ use zeroize::Zeroizing;
 
 use super::error::{Error, Result};
 use crate::barrier::Barrier;
-use crate::engine::{registry, DynBackend, Mounted};
+use crate::engine::{registry, Clock, DynBackend, Mounted, SystemClock};
 use crate::logical::storage::Storage;
+use crate::policy::{self, PolicyStore};
 use crate::router::{MountEntry, MountRequest, Router, RouterError};
+use crate::secrets::cubbyhole::Cubbyhole;
 use crate::system::SystemBackend;
-use crate::token::{self, TokenEntry, TokenStore};
+use crate::token::{self, Authenticated, TokenBackend, TokenStore};
 
 const CLUSTER_INFO: &str = "core/cluster/local/info";
 
@@ -45,23 +47,46 @@ impl ClusterInfo {
 
 pub(crate) struct Unsealed {
     pub(crate) router: Arc<Router>,
-    pub(crate) tokens: TokenStore,
+    pub(crate) tokens: Arc<TokenStore>,
+    pub(crate) policies: Arc<PolicyStore>,
     pub(crate) cluster: ClusterInfo,
+    /// The one time source of everything behind the barrier (token expiry, leases); tests
+    /// swap in one they move.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
-/// Builds the engine for a mount entry: the system backend (which gets a handle on the
-/// router) or a builtin from the registry.
+/// The core's services that some engines are handed (the `sys/` backend and the token
+/// store's own engine); every other engine sees only its `Ctx`.
+#[derive(Clone)]
+pub(crate) struct Services {
+    pub(crate) tokens: Arc<TokenStore>,
+    pub(crate) policies: Arc<PolicyStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Builds the engine for a mount entry: the system backend and the token store's engine
+/// (which get service handles) or a builtin from the registry.
 fn engine_for(
+    services: &Services,
     entry: &MountEntry,
     router: Weak<Router>,
 ) -> Result<Arc<dyn DynBackend>, RouterError> {
-    if entry.kind == "system" {
-        let sys = Mounted::new(SystemBackend::new(router))
-            .map_err(|e| RouterError::Invalid(e.to_string()))?;
-        return Ok(Arc::new(sys));
+    let table = |e: crate::engine::TableError| RouterError::Invalid(e.to_string());
+    match entry.kind.as_str() {
+        "system" => Ok(Arc::new(
+            Mounted::new(SystemBackend::new(router, services.clone())).map_err(table)?,
+        )),
+        "token" => Ok(Arc::new(
+            Mounted::new(TokenBackend::new(services.tokens.clone())).map_err(table)?,
+        )),
+        "cubbyhole" => Ok(Arc::new(
+            Mounted::new(Cubbyhole::new(services.tokens.clone())).map_err(table)?,
+        )),
+        kind => {
+            let options = entry.options.clone().unwrap_or_default();
+            Ok(registry::build(kind, &options)?)
+        }
     }
-    let options = entry.options.clone().unwrap_or_default();
-    Ok(registry::build(&entry.kind, &options)?)
 }
 
 impl Unsealed {
@@ -73,12 +98,22 @@ impl Unsealed {
             .ok_or_else(|| Error::Internal(format!("{CLUSTER_INFO} is missing")))?;
         let cluster = serde_json::from_slice(&raw)
             .map_err(|e| Error::Internal(format!("{CLUSTER_INFO}: {e}")))?;
-        let tokens = TokenStore::load(barrier.view(token::PREFIX)).await?;
-        let router = Router::load(barrier, Box::new(engine_for)).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tokens = Arc::new(TokenStore::load(barrier.view(token::PREFIX)).await?);
+        let policies = Arc::new(PolicyStore::load(barrier.view(policy::PREFIX)).await?);
+        let services = Services {
+            tokens: tokens.clone(),
+            policies: policies.clone(),
+            clock: clock.clone(),
+        };
+        let factory = move |e: &MountEntry, r: Weak<Router>| engine_for(&services, e, r);
+        let router = Router::load(barrier, Box::new(factory)).await?;
         Ok(Self {
             router,
             tokens,
+            policies,
             cluster,
+            clock,
         })
     }
 
@@ -96,13 +131,13 @@ impl Unsealed {
         Ok(self.router.mount("secret/", req).await?)
     }
 
-    /// The pipeline's token step: the record for a live token, or `PermissionDenied`.
-    pub(crate) async fn authenticate(&self, token: Option<&str>) -> Result<TokenEntry> {
+    /// The pipeline's token step: a live token (one use spent), or `PermissionDenied`.
+    pub(crate) async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated> {
         let Some(token) = token else {
             return Err(Error::PermissionDenied);
         };
         self.tokens
-            .lookup(token)
+            .authenticate(token, self.clock.now())
             .await?
             .ok_or(Error::PermissionDenied)
     }

@@ -104,6 +104,14 @@ pub(crate) struct EngineRequest {
     /// Whether the caller presented a valid token (false only on `UNAUTHENTICATED` and
     /// `TOKEN_OPTIONAL` paths).
     pub(crate) authenticated: bool,
+    /// The caller's token id as sent, for the few engines that act on their caller (the
+    /// token store's `*-self` paths, cubbyhole). `None` when none was sent or needed.
+    pub(crate) client_token: Option<String>,
+    /// The caller may use sudo on this path (root, or a policy granting `sudo`): the token
+    /// store's orphan creation and custom ids check it.
+    pub(crate) sudo: bool,
+    /// The full request path (`auth/token/create`), for lease ids and wrapping.
+    pub(crate) path: String,
 }
 
 /// A mountable secrets engine or auth method.

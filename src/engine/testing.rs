@@ -83,6 +83,9 @@ impl Harness {
             params: m.params.clone(),
             data,
             authenticated: true,
+            client_token: None,
+            sudo: true,
+            path: path.to_owned(),
         };
         self.backend.handle(&ctx, m, req).await
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::extract::{body_bytes, body_data, form_data, token};
 use super::{json_response, no_content, ApiError, AppState, RequestId};
-use crate::logical::{Body, Data, Operation, Request};
+use crate::logical::{Auth, Body, Data, Operation, Request, WrapInfo};
 
 const MERGE_PATCH: &str = "application/merge-patch+json";
 
@@ -22,9 +22,9 @@ struct Envelope<'a> {
     renewable: bool,
     lease_duration: u64,
     data: Option<Data>,
-    wrap_info: Option<Value>,
+    wrap_info: Option<&'a WrapInfo>,
     warnings: Option<Vec<String>>,
-    auth: Option<Value>,
+    auth: Option<&'a Auth>,
 }
 
 pub(super) async fn handle(
@@ -62,10 +62,15 @@ pub(super) async fn handle(
         path,
         data,
         token: token(&headers),
+        wrap_ttl: wrap_ttl(&headers)?,
     };
     let resp = state.core.handle(req).await?;
     let (status, data) = match resp.body {
-        Body::NoContent if resp.warnings.is_empty() => return Ok(no_content()),
+        Body::NoContent
+            if resp.warnings.is_empty() && resp.auth.is_none() && resp.wrap_info.is_none() =>
+        {
+            return Ok(no_content())
+        }
         Body::NoContent => (StatusCode::OK, None),
         Body::Data(d) => (StatusCode::OK, Some(d)),
         Body::NotFound => return Err(ApiError::Core(crate::core::Error::NotFound)),
@@ -80,15 +85,20 @@ pub(super) async fn handle(
         (Some(d), true) => Some(d.clone()),
         _ => None,
     };
+    // A wrapped answer carries no request id, as OpenBao's.
+    let request_id = match resp.wrap_info {
+        Some(_) => "",
+        None => request_id.as_str(),
+    };
     let envelope = Envelope {
-        request_id: &request_id,
-        lease_id: "",
-        renewable: false,
+        request_id,
+        lease_id: &resp.lease_id,
+        renewable: resp.renewable,
         lease_duration: resp.lease_duration,
         data,
-        wrap_info: None,
+        wrap_info: resp.wrap_info.as_ref(),
         warnings: (!resp.warnings.is_empty()).then_some(resp.warnings),
-        auth: None,
+        auth: resp.auth.as_ref(),
     };
     Ok(match top_level {
         None => json_response(status, &envelope),
@@ -192,4 +202,18 @@ fn operation(
         }
         _ => Err(ApiError::MethodNotAllowed),
     }
+}
+
+/// `X-Vault-Wrap-TTL`: a Go duration or whole seconds, as OpenBao parses it.
+fn wrap_ttl(headers: &HeaderMap) -> Result<Option<std::time::Duration>, ApiError> {
+    let Some(raw) = headers.get("x-vault-wrap-ttl") else {
+        return Ok(None);
+    };
+    let raw = raw.to_str().unwrap_or_default().trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let ttl = crate::engine::fields::duration_value(&Value::String(raw.to_owned()))
+        .map_err(|e| ApiError::BadRequest(format!("error parsing X-Vault-Wrap-TTL header: {e}")))?;
+    Ok((!ttl.is_zero()).then_some(ttl))
 }

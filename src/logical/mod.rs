@@ -20,19 +20,6 @@ pub(crate) enum Operation {
 }
 
 impl Operation {
-    /// The capability name a policy grants for this operation.
-    #[allow(dead_code)] // used by the ACL step once policies land
-    pub(crate) fn capability(self) -> &'static str {
-        match self {
-            Operation::Read => "read",
-            Operation::List => "list",
-            Operation::Create => "create",
-            Operation::Update => "update",
-            Operation::Patch => "patch",
-            Operation::Delete => "delete",
-        }
-    }
-
     /// Create, update and patch carry a body and may not target a path ending in `/`.
     pub(crate) fn is_write(self) -> bool {
         matches!(
@@ -72,6 +59,39 @@ pub(crate) struct Request {
     pub(crate) data: Data,
     /// The client token from `X-Vault-Token` or `Authorization: Bearer`, if any.
     pub(crate) token: Option<String>,
+    /// `X-Vault-Wrap-TTL`: answer with a wrapping token instead of the response.
+    pub(crate) wrap_ttl: Option<std::time::Duration>,
+}
+
+/// The `auth` block of a login, token create or renew answer, fields in OpenBao's order.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Auth {
+    pub(crate) client_token: String,
+    pub(crate) accessor: String,
+    pub(crate) policies: Vec<String>,
+    pub(crate) token_policies: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub(crate) identity_policies: Vec<String>,
+    pub(crate) metadata: Option<std::collections::BTreeMap<String, String>>,
+    pub(crate) lease_duration: u64,
+    pub(crate) renewable: bool,
+    pub(crate) entity_id: String,
+    pub(crate) token_type: String,
+    pub(crate) orphan: bool,
+    pub(crate) mfa_requirement: Option<Value>,
+    pub(crate) num_uses: i64,
+}
+
+/// The `wrap_info` block of a wrapped answer.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct WrapInfo {
+    pub(crate) token: String,
+    pub(crate) accessor: String,
+    pub(crate) ttl: u64,
+    pub(crate) creation_time: String,
+    pub(crate) creation_path: String,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub(crate) wrapped_accessor: String,
 }
 
 /// What a response carries, which decides its HTTP shape.
@@ -99,6 +119,13 @@ pub(crate) struct Response {
     pub(crate) warnings: Vec<String>,
     /// Seconds, for the envelope's `lease_duration` (KV v1 reports its TTL there).
     pub(crate) lease_duration: u64,
+    /// The envelope's `lease_id` and `renewable` (a lease renewal answers them).
+    pub(crate) lease_id: String,
+    pub(crate) renewable: bool,
+    /// Logins, token creation and renewal.
+    pub(crate) auth: Option<Auth>,
+    /// Set by the pipeline when the answer was wrapped; `data` and `auth` are then empty.
+    pub(crate) wrap_info: Option<WrapInfo>,
     /// Legacy `sys/` endpoints also copy `data` to the top level of the body.
     pub(crate) data_at_top_level: bool,
 }

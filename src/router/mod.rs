@@ -22,7 +22,7 @@ use crate::barrier::{Barrier, BarrierError, View};
 use crate::engine::{registry, DynBackend, MountInfo, SYSTEM_DEFAULT_LEASE_TTL};
 use crate::engine::{EngineError, SYSTEM_MAX_LEASE_TTL};
 use crate::logical::storage::{delete_tree, Storage, StorageOp};
-pub(crate) use table::{MountConfig, MountEntry};
+pub(crate) use table::{MountConfig, MountEntry, MountTable};
 
 /// Where mount entries are stored, one record per uuid.
 const ENTRIES: &str = "core/mounts/";
@@ -126,13 +126,19 @@ impl Router {
             })?;
             records.push(entry);
         }
-        if records.is_empty() {
-            records = MountEntry::defaults();
-            let ops = records
+        let added = match records.is_empty() {
+            true => MountEntry::defaults(),
+            // Data written before the token store had a mount record.
+            false if !records.iter().any(|e| e.kind == "token") => vec![MountEntry::token()],
+            false => Vec::new(),
+        };
+        if !added.is_empty() {
+            let ops = added
                 .iter()
                 .map(|e| Ok(StorageOp::Put(e.uuid.clone(), encode(e)?)))
                 .collect::<Result<Vec<_>, RouterError>>()?;
             entries.batch(Vec::new(), ops).await?;
+            records.extend(added);
         }
         let router = Arc::new_cyclic(|this| Router {
             barrier,
@@ -172,10 +178,20 @@ impl Router {
             .map(|m| (m.clone(), path[m.entry.path.len()..].to_owned()))
     }
 
-    /// Every mount, sorted by path.
+    /// Every secrets engine mount, sorted by path.
     pub(crate) fn mounts(&self) -> Vec<Arc<Mount>> {
+        self.mounts_in(MountTable::Secret)
+    }
+
+    /// Every mount of one table, sorted by path.
+    pub(crate) fn mounts_in(&self, which: MountTable) -> Vec<Arc<Mount>> {
         let table = self.table.load();
-        let mut all: Vec<_> = table.by_path.values().cloned().collect();
+        let mut all: Vec<_> = table
+            .by_path
+            .values()
+            .filter(|m| m.entry.table == which)
+            .cloned()
+            .collect();
         all.sort_by(|a, b| a.entry.path.cmp(&b.entry.path));
         all
     }

@@ -21,9 +21,21 @@ pub(crate) struct MountConfig {
     pub(crate) audit_non_hmac_response_keys: Vec<String>,
 }
 
+/// Which of OpenBao's two tables a mount belongs to: secrets engines (`sys/mounts`) or auth
+/// methods (`sys/auth`, served under `auth/`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum MountTable {
+    #[default]
+    Secret,
+    Auth,
+}
+
 /// One mounted engine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct MountEntry {
+    #[serde(default)]
+    pub(crate) table: MountTable,
     /// Names the mount's storage view (`logical/<uuid>/`), so moving a mount moves no data.
     pub(crate) uuid: String,
     /// Ends in `/`.
@@ -51,6 +63,7 @@ impl MountEntry {
     pub(crate) fn new(path: &str, kind: &str) -> Self {
         let suffix: u32 = rand::thread_rng().gen();
         Self {
+            table: MountTable::Secret,
             uuid: uuid::Uuid::new_v4().to_string(),
             path: path.to_owned(),
             kind: kind.to_owned(),
@@ -63,6 +76,21 @@ impl MountEntry {
             external_entropy_access: false,
             plugin_version: String::new(),
         }
+    }
+
+    /// An auth method at `auth/<path>`, with OpenBao's `auth_<type>_<8 hex>` accessor.
+    pub(crate) fn new_auth(path: &str, kind: &str) -> Self {
+        let mut e = Self::new(path, kind);
+        e.table = MountTable::Auth;
+        e.accessor = format!("auth_{}", e.accessor);
+        e
+    }
+
+    /// The token store's mount, which every server has at `auth/token/`.
+    pub(crate) fn token() -> Self {
+        let mut e = Self::new_auth("auth/token/", "token");
+        e.description = "token based credentials".into();
+        e
     }
 
     /// Where this mount's engine keeps its data.
@@ -82,12 +110,15 @@ impl MountEntry {
         let mut cubbyhole = MountEntry::new("cubbyhole/", "cubbyhole");
         cubbyhole.description = "per-token private secret storage".into();
         cubbyhole.local = true;
-        vec![cubbyhole, identity, sys]
+        vec![cubbyhole, identity, sys, Self::token()]
     }
 
     /// Mounts that exist on every server and can be neither removed nor moved.
     pub(crate) fn is_builtin(&self) -> bool {
-        matches!(self.kind.as_str(), "system" | "identity" | "cubbyhole")
+        matches!(
+            self.kind.as_str(),
+            "system" | "identity" | "cubbyhole" | "token"
+        )
     }
 }
 

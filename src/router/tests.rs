@@ -6,7 +6,7 @@ use crate::engine::DynBackend;
 
 fn engines(entry: &MountEntry, _: Weak<Router>) -> Result<Arc<dyn DynBackend>, RouterError> {
     // The system backend is the core's to build; here every builtin is the inert engine.
-    let kind = if entry.kind == "system" {
+    let kind = if entry.kind == "system" || entry.kind == "token" {
         "identity"
     } else {
         &entry.kind

@@ -5,12 +5,16 @@
 //! May not touch: raw `storage::Backend`; everything goes through the router and the barrier.
 
 mod mounts;
+mod policies;
 mod ui;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
-use crate::engine::{Backend, Ctx, EngineError, EngineRequest, EngineResponse, Flags, Ops, Path};
+use crate::core::Services;
+use crate::engine::{fields, Backend, Ctx, EngineError, EngineRequest, EngineResponse};
+use crate::engine::{Flags, Ops, Path};
+use crate::policy::Acl;
 use crate::router::Router;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,10 +25,32 @@ pub(crate) enum Route {
     RemountStatus,
     UiMounts,
     UiMount,
+    PoliciesAclRoot,
+    PolicyAcl,
+    PolicyLegacyList,
+    PolicyLegacy,
+    Capabilities,
+    CapabilitiesSelf,
+    CapabilitiesAccessor,
 }
+
+const POLICY_FIELDS: &[&str] = &[
+    "name",
+    "policy",
+    "rules",
+    "cas",
+    "cas_required",
+    "expiration",
+    "ttl",
+    "allow_slashes_in_identity_templates",
+    "allow_wildcards_in_identity_templates",
+];
+
+const CAPABILITIES_FIELDS: &[&str] = &["token", "accessor", "path", "paths"];
 
 pub(crate) struct SystemBackend {
     router: Weak<Router>,
+    services: Services,
     /// Finished `sys/remount` migrations by id, for `sys/remount/status/<id>`. In memory, as
     /// in OpenBao: a restart forgets them.
     migrations: Mutex<HashMap<String, mounts::Migration>>,
@@ -86,6 +112,44 @@ impl Backend for SystemBackend {
         Path::new("internal/ui/mounts/{*path}", Route::UiMount)
             .ops(Ops::READ)
             .help("The mount serving a path, for the CLI's kv helper."),
+        // A plain GET of the folder is refused (405), as in OpenBao; LIST arrives with `/`.
+        Path::new("policies/acl", Route::PoliciesAclRoot)
+            .ops(Ops::LIST)
+            .help("List the ACL policies."),
+        Path::new("policies/acl/{*name}", Route::PolicyAcl)
+            .or_empty()
+            .ops(
+                Ops::READ
+                    .union(Ops::LIST)
+                    .union(Ops::WRITE)
+                    .union(Ops::DELETE),
+            )
+            .fields(POLICY_FIELDS)
+            .help("Read, write or delete an ACL policy; list them."),
+        Path::new("policy", Route::PolicyLegacyList)
+            .ops(Ops::READ.union(Ops::LIST))
+            .flags(Flags::DATA_AT_TOP_LEVEL)
+            .help("List the policies (legacy)."),
+        Path::new("policy/{name}", Route::PolicyLegacy)
+            .ops(Ops::READ.union(Ops::WRITE).union(Ops::DELETE))
+            .flags(Flags::DATA_AT_TOP_LEVEL)
+            .fields(POLICY_FIELDS)
+            .help("Read, write or delete a policy (legacy)."),
+        Path::new("capabilities", Route::Capabilities)
+            .ops(Ops::WRITE)
+            .flags(Flags::DATA_AT_TOP_LEVEL)
+            .fields(CAPABILITIES_FIELDS)
+            .help("A token's capabilities on paths."),
+        Path::new("capabilities-self", Route::CapabilitiesSelf)
+            .ops(Ops::WRITE)
+            .flags(Flags::DATA_AT_TOP_LEVEL)
+            .fields(CAPABILITIES_FIELDS)
+            .help("The calling token's capabilities on paths."),
+        Path::new("capabilities-accessor", Route::CapabilitiesAccessor)
+            .ops(Ops::WRITE)
+            .flags(Flags::DATA_AT_TOP_LEVEL)
+            .fields(CAPABILITIES_FIELDS)
+            .help("The capabilities on paths of the token an accessor names."),
     ];
 
     async fn handle(
@@ -105,16 +169,89 @@ impl Backend for SystemBackend {
             Route::Mount => mounts::handle(&router, req).await,
             Route::Remount => mounts::remount(self, &router, req).await,
             Route::RemountStatus => Ok(mounts::remount_status(self, &req)),
-            Route::UiMounts => Ok(ui::mounts(&router, req.authenticated)),
-            Route::UiMount => ui::mount(&router, &req),
+            Route::UiMounts => {
+                let acl = self.caller_acl(&req).await?;
+                Ok(ui::mounts(&router, acl.as_deref()))
+            }
+            Route::UiMount => {
+                let acl = self.caller_acl(&req).await?;
+                ui::mount(&router, &req, acl.as_deref())
+            }
+            Route::PoliciesAclRoot => Err(EngineError::UnsupportedOperation),
+            Route::PolicyAcl => {
+                let now = self.services.clock.now();
+                policies::handle(&self.services.policies, policies::Api::Acl, req, now).await
+            }
+            Route::PolicyLegacyList => {
+                policies::list(&self.services.policies, policies::Api::Legacy).await
+            }
+            Route::PolicyLegacy => {
+                let now = self.services.clock.now();
+                policies::handle(&self.services.policies, policies::Api::Legacy, req, now).await
+            }
+            Route::Capabilities | Route::CapabilitiesSelf | Route::CapabilitiesAccessor => {
+                let paths = policies::requested_paths(&req.data)?;
+                let token_policies = self.subject_policies(route, &req).await?;
+                let q = policies::CapabilitiesQuery {
+                    token_policies,
+                    paths,
+                };
+                policies::capabilities(&self.services.policies, q).await
+            }
         }
     }
 }
 
 impl SystemBackend {
-    pub(crate) fn new(router: Weak<Router>) -> Self {
+    /// The ACL of the token that sent `req`, if it sent one.
+    async fn caller_acl(&self, req: &EngineRequest) -> Result<Option<Arc<Acl>>, EngineError> {
+        let Some(id) = req.client_token.as_deref().filter(|_| req.authenticated) else {
+            return Ok(None);
+        };
+        let Some(entry) = self.services.tokens.lookup(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.services.policies.acl(&entry.policies).await?))
+    }
+
+    /// The policies of the token a capabilities request asks about; `None` for a token
+    /// that does not exist.
+    async fn subject_policies(
+        &self,
+        route: Route,
+        req: &EngineRequest,
+    ) -> Result<Option<Vec<String>>, EngineError> {
+        let tokens = &self.services.tokens;
+        let entry = match route {
+            Route::CapabilitiesSelf => match req.client_token.as_deref() {
+                Some(id) => tokens.lookup(id).await?.map(|e| e.policies.clone()),
+                None => None,
+            },
+            Route::CapabilitiesAccessor => {
+                let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
+                if accessor.is_empty() {
+                    return Err(EngineError::InvalidRequest("missing accessor".into()));
+                }
+                match tokens.lookup_accessor(&accessor).await? {
+                    Some(e) => Some(e.policies.clone()),
+                    None => return Err(EngineError::InvalidRequest("invalid accessor".into())),
+                }
+            }
+            _ => {
+                let id = fields::string(&req.data, "token")?.unwrap_or_default();
+                if id.is_empty() {
+                    return Err(EngineError::InvalidRequest("missing token".into()));
+                }
+                tokens.lookup(&id).await?.map(|e| e.policies.clone())
+            }
+        };
+        Ok(entry)
+    }
+
+    pub(crate) fn new(router: Weak<Router>, services: Services) -> Self {
         Self {
             router,
+            services,
             migrations: Mutex::new(HashMap::new()),
         }
     }
