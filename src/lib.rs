@@ -31,6 +31,9 @@ pub(crate) mod engine;
 pub(crate) mod http;
 pub(crate) mod logical;
 pub(crate) mod policy;
+/// The policy engine's bench-only face.
+#[doc(hidden)]
+pub use policy::public as acl_bench;
 pub(crate) mod router;
 pub(crate) mod secrets;
 pub mod server;
@@ -38,6 +41,7 @@ pub(crate) mod system;
 pub mod telemetry;
 pub(crate) mod token;
 pub(crate) mod version;
+pub(crate) mod wrapping;
 
 pub use config::Config;
 pub use server::Server;

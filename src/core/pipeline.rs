@@ -107,11 +107,25 @@ async fn handle_authenticated(
         authenticated: auth.is_some(),
         client_token: req.token,
         sudo: decision.sudo,
-        path: req.path,
+        path: req.path.clone(),
+        wrap_ttl: req.wrap_ttl,
     };
     let mut resp = mount.backend.handle(&ctx, m, engine_req).await?;
     resp.data_at_top_level = data_at_top_level;
-    Ok(resp)
+
+    // 6. Wrapping: the answer goes into a fresh token's cubbyhole, the token to the client.
+    match req.wrap_ttl {
+        Some(ttl) if crate::wrapping::wrappable(&resp) && resp.wrap_info.is_none() => {
+            let cubby = unsealed
+                .router
+                .mount_at("cubbyhole/")
+                .ok_or_else(|| Error::Internal("the cubbyhole mount is missing".into()))?;
+            let now = unsealed.clock.now();
+            let path = req.path.trim_end_matches('/');
+            Ok(crate::wrapping::wrap(&unsealed.tokens, &cubby.view, resp, ttl, path, now).await?)
+        }
+        _ => Ok(resp),
+    }
 }
 
 fn flags_of(

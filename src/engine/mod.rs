@@ -112,6 +112,8 @@ pub(crate) struct EngineRequest {
     pub(crate) sudo: bool,
     /// The full request path (`auth/token/create`), for lease ids and wrapping.
     pub(crate) path: String,
+    /// `X-Vault-Wrap-TTL`, for `sys/wrapping/wrap`, which refuses to answer unwrapped.
+    pub(crate) wrap_ttl: Option<Duration>,
 }
 
 /// A mountable secrets engine or auth method.

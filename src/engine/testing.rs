@@ -86,6 +86,7 @@ impl Harness {
             client_token: None,
             sudo: true,
             path: path.to_owned(),
+            wrap_ttl: None,
         };
         self.backend.handle(&ctx, m, req).await
     }

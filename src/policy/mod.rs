@@ -13,6 +13,7 @@
 
 pub(crate) mod acl;
 pub(crate) mod parse;
+pub mod public;
 pub(crate) mod store;
 #[cfg(test)]
 mod tests;

@@ -32,6 +32,10 @@ pub(crate) enum Route {
     Capabilities,
     CapabilitiesSelf,
     CapabilitiesAccessor,
+    WrappingWrap,
+    WrappingUnwrap,
+    WrappingLookup,
+    WrappingRewrap,
 }
 
 const POLICY_FIELDS: &[&str] = &[
@@ -150,6 +154,23 @@ impl Backend for SystemBackend {
             .flags(Flags::DATA_AT_TOP_LEVEL)
             .fields(CAPABILITIES_FIELDS)
             .help("The capabilities on paths of the token an accessor names."),
+        Path::new("wrapping/wrap", Route::WrappingWrap)
+            .ops(Ops::WRITE)
+            .flags(Flags::DATA_AT_TOP_LEVEL)
+            .help("Wrap the request data in a response-wrapping token."),
+        Path::new("wrapping/unwrap", Route::WrappingUnwrap)
+            .ops(Ops::WRITE)
+            .fields(&["token"])
+            .help("The wrapped answer, once."),
+        Path::new("wrapping/lookup", Route::WrappingLookup)
+            .ops(Ops::WRITE)
+            .flags(Flags::UNAUTHENTICATED)
+            .fields(&["token"])
+            .help("When and where a wrapping token was made."),
+        Path::new("wrapping/rewrap", Route::WrappingRewrap)
+            .ops(Ops::WRITE)
+            .fields(&["token"])
+            .help("The same answer under a new wrapping token."),
     ];
 
     async fn handle(
@@ -189,6 +210,15 @@ impl Backend for SystemBackend {
                 let now = self.services.clock.now();
                 policies::handle(&self.services.policies, policies::Api::Legacy, req, now).await
             }
+            Route::WrappingWrap => match req.wrap_ttl {
+                Some(_) => Ok(EngineResponse::data(req.data)),
+                None => Err(EngineError::InvalidRequest(
+                    "endpoint requires response wrapping to be used".into(),
+                )),
+            },
+            Route::WrappingUnwrap | Route::WrappingLookup | Route::WrappingRewrap => {
+                self.wrapping(&router, route, req).await
+            }
             Route::Capabilities | Route::CapabilitiesSelf | Route::CapabilitiesAccessor => {
                 let paths = policies::requested_paths(&req.data)?;
                 let token_policies = self.subject_policies(route, &req).await?;
@@ -203,6 +233,45 @@ impl Backend for SystemBackend {
 }
 
 impl SystemBackend {
+    /// `sys/wrapping/{unwrap,lookup,rewrap}`. The wrapping token is in the body, or, for
+    /// unwrap, it is the token the request was sent with.
+    async fn wrapping(
+        &self,
+        router: &Router,
+        route: Route,
+        req: EngineRequest,
+    ) -> Result<EngineResponse, EngineError> {
+        let cubby = router
+            .mount_at("cubbyhole/")
+            .ok_or_else(|| EngineError::InvalidRequest("the cubbyhole mount is missing".into()))?;
+        let tokens = &self.services.tokens;
+        let body_token = fields::string(&req.data, "token")?.filter(|t| !t.is_empty());
+        let token = match (route, body_token) {
+            (_, Some(t)) => t,
+            (Route::WrappingUnwrap, None) => req.client_token.clone().unwrap_or_default(),
+            (_, None) => {
+                return Err(EngineError::InvalidRequest(
+                    "missing \"token\" field".into(),
+                ))
+            }
+        };
+        match route {
+            Route::WrappingLookup => {
+                let (_, record) = crate::wrapping::lookup(tokens, &cubby.view, &token).await?;
+                let mut data = crate::logical::Data::new();
+                data.insert("creation_path".into(), record.creation_path.into());
+                data.insert("creation_time".into(), record.creation_time.into());
+                data.insert("creation_ttl".into(), record.creation_ttl.into());
+                Ok(EngineResponse::data(data))
+            }
+            Route::WrappingRewrap => {
+                let now = self.services.clock.now();
+                crate::wrapping::rewrap(tokens, &cubby.view, &token, now).await
+            }
+            _ => crate::wrapping::unwrap(tokens, &cubby.view, &token).await,
+        }
+    }
+
     /// The ACL of the token that sent `req`, if it sent one.
     async fn caller_acl(&self, req: &EngineRequest) -> Result<Option<Arc<Acl>>, EngineError> {
         let Some(id) = req.client_token.as_deref().filter(|_| req.authenticated) else {

@@ -9,6 +9,7 @@
 //! Today the store knows root tokens only; the full `auth/token/` backend grows here.
 
 mod backend;
+mod wrapping;
 
 pub(crate) use backend::TokenBackend;
 
