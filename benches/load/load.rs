@@ -21,16 +21,18 @@ pub enum Op {
     Health,
     Write,
     Read,
+    TokenCreate,
 }
 
 impl Op {
-    pub const ALL: [Op; 3] = [Op::Health, Op::Write, Op::Read];
+    pub const ALL: [Op; 4] = [Op::Health, Op::Write, Op::Read, Op::TokenCreate];
 
     pub fn name(self) -> &'static str {
         match self {
             Op::Health => "sys/health",
             Op::Write => "kv2 write",
             Op::Read => "kv2 read",
+            Op::TokenCreate => "token create",
         }
     }
 
@@ -42,6 +44,9 @@ impl Op {
                 "POST /v1/kv/data/w/<worker>-<n> {\"data\":{\"value\":<64 random chars>}}, unique keys"
             }
             Op::Read => "GET /v1/kv/data/r/<random i>, i among 10,000 prefilled keys",
+            Op::TokenCreate => {
+                "POST /v1/auth/token/create {\"policies\":[\"bench\"],\"ttl\":\"1h\"} by the non-root bench token"
+            }
         }
     }
 }
@@ -158,6 +163,11 @@ async fn worker(
                 let i = rand::thread_rng().gen_range(0..READ_KEYS);
                 (Method::GET, format!("/v1/kv/data/r/{i}"), None)
             }
+            Op::TokenCreate => (
+                Method::POST,
+                "/v1/auth/token/create".to_owned(),
+                Some(r#"{"policies":["bench"],"ttl":"1h"}"#.to_owned()),
+            ),
         };
         let start = Instant::now();
         let measured = start >= measure_from;

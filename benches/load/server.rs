@@ -268,10 +268,11 @@ impl Server {
         }
     }
 
-    /// Policy `bench` (KV and sys/health) and a token with only that policy.
+    /// Policy `bench` (KV, sys/health, token creation) and a token with only that policy.
     pub async fn make_token(&self, root: &str) -> Result<String, String> {
         let policy = "path \"kv/*\" { capabilities = [\"create\",\"read\",\"update\",\"list\"] }\n\
-                      path \"sys/health\" { capabilities = [\"read\"] }";
+                      path \"sys/health\" { capabilities = [\"read\"] }\n\
+                      path \"auth/token/create\" { capabilities = [\"update\"] }";
         let r = self
             .send(
                 Method::PUT,
