@@ -44,6 +44,8 @@ pub(crate) struct Acl {
     /// probes only these.
     prefix_lens: Vec<usize>,
     segments: Vec<SegmentRule>,
+    /// The earliest `expiration` of a rule in here: from then on the ACL must be rebuilt.
+    pub(crate) expires_at: Option<time::OffsetDateTime>,
 }
 
 /// What the ACL needs to know about a request.
@@ -70,13 +72,18 @@ impl Acl {
     /// nothing for a token without an entity, which is every token here.
     pub(crate) fn new<'a>(policies: impl IntoIterator<Item = &'a Policy>) -> Acl {
         let mut acl = Acl::default();
+        let now = time::OffsetDateTime::now_utc();
         let mut segments: HashMap<String, Perms> = HashMap::new();
         let mut segment_order: Vec<String> = Vec::new();
         for policy in policies {
             if policy.name == ROOT {
                 acl.root = true;
             }
-            for rule in policy.rules.iter().filter(|r| !r.templated) {
+            let live = |r: &&super::PathRule| !r.templated && r.expiration.is_none_or(|e| e > now);
+            for rule in policy.rules.iter().filter(live) {
+                if let Some(e) = rule.expiration {
+                    acl.expires_at = Some(acl.expires_at.map_or(e, |a| a.min(e)));
+                }
                 let map = if rule.has_segment_wildcards {
                     if !segments.contains_key(&rule.path) {
                         segment_order.push(rule.path.clone());

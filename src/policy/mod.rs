@@ -93,6 +93,8 @@ pub(crate) struct PathRule {
     /// A path with an identity template (`{{identity.entity.id}}`), which renders to
     /// nothing for a token without an entity, so it never matches.
     pub(crate) templated: bool,
+    /// `expiration`: the rule grants nothing from then on.
+    pub(crate) expiration: Option<time::OffsetDateTime>,
     pub(crate) perms: Perms,
 }
 

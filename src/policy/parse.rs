@@ -39,8 +39,13 @@ pub(crate) fn parse(name: &str, raw: &str) -> Result<Policy, ParseError> {
         hcl_blocks(raw)?
     };
     let mut rules = Vec::with_capacity(blocks.len());
+    let now = time::OffsetDateTime::now_utc();
     for (key, fields) in blocks {
-        rules.push(path_rule(&key, &fields)?);
+        let rule = path_rule(&key, &fields)?;
+        // An expired path is dropped, as OpenBao drops it.
+        if rule.expiration.is_none_or(|e| e > now) {
+            rules.push(rule);
+        }
     }
     Ok(Policy {
         name: name.to_owned(),
@@ -234,6 +239,13 @@ fn path_rule(key: &str, fields: &Map<String, Value>) -> Result<PathRule, ParseEr
             crate::logical::multierror(&bad_keys)
         )));
     }
+    let expiration = match fields.get("expiration").and_then(Value::as_str) {
+        None | Some("") => None,
+        Some(raw) => Some(
+            time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| ParseError(format!("path {key:?}: invalid expiration time: {e}")))?,
+        ),
+    };
     let mut path = key.strip_prefix('/').unwrap_or(key).to_owned();
     if path.contains("+*") {
         return Err(ParseError(format!(
@@ -273,7 +285,9 @@ fn path_rule(key: &str, fields: &Map<String, Value>) -> Result<PathRule, ParseEr
             // A deny rule holds nothing else, and OpenBao reads none of its other fields.
             Some(Caps::DENY) => {
                 perms.caps = Caps::DENY;
-                return Ok(rule(path, is_prefix, has_segment_wildcards, key, perms));
+                let mut r = rule(path, is_prefix, has_segment_wildcards, key, perms);
+                r.expiration = expiration;
+                return Ok(r);
             }
             Some(c) => perms.caps |= c,
             None => {
@@ -302,7 +316,9 @@ fn path_rule(key: &str, fields: &Map<String, Value>) -> Result<PathRule, ParseEr
         ));
     }
     perms.required = string_list(fields.get("required_parameters"));
-    Ok(rule(path, is_prefix, has_segment_wildcards, key, perms))
+    let mut r = rule(path, is_prefix, has_segment_wildcards, key, perms);
+    r.expiration = expiration;
+    Ok(r)
 }
 
 fn rule(path: String, is_prefix: bool, segments: bool, key: &str, perms: Perms) -> PathRule {
@@ -311,6 +327,7 @@ fn rule(path: String, is_prefix: bool, segments: bool, key: &str, perms: Perms) 
         is_prefix,
         has_segment_wildcards: segments,
         templated: key.contains("{{"),
+        expiration: None,
         perms,
     }
 }

@@ -148,8 +148,11 @@ impl PolicyStore {
     /// The merged ACL of a token's policies. Names that no policy has are skipped, as in
     /// OpenBao (a token may outlive a policy).
     pub(crate) async fn acl(&self, names: &[String]) -> Result<Arc<Acl>, BarrierError> {
-        if let Some(acl) = self.acls.read().ok().and_then(|c| c.get(names).cloned()) {
-            return Ok(acl);
+        let cached = self.acls.read().ok().and_then(|c| c.get(names).cloned());
+        if let Some(acl) = cached {
+            if acl.expires_at.is_none_or(|e| e > OffsetDateTime::now_utc()) {
+                return Ok(acl);
+            }
         }
         let generation = self.generation.load(Ordering::Acquire);
         let mut policies = Vec::with_capacity(names.len());

@@ -325,3 +325,14 @@ fn the_default_policy_parses() {
     );
     assert_eq!(acl.capabilities("identity/entity/id/"), vec!["deny"]);
 }
+
+#[test]
+fn expired_paths_grant_nothing() {
+    let acl = acl_of(&[
+        "path \"kv/old\" {\n capabilities = [\"read\"]\n expiration = \"2020-01-01T00:00:00Z\"\n}\npath \"kv/new\" {\n capabilities = [\"read\"]\n expiration = \"2999-01-01T00:00:00Z\"\n}",
+    ]);
+    assert_eq!(acl.capabilities("kv/old"), vec!["deny"]);
+    assert_eq!(acl.capabilities("kv/new"), vec!["read"]);
+    assert!(acl.expires_at.is_some());
+    assert!(parse("p", "path \"kv\" {\n capabilities = [\"read\"]\n expiration = \"soon\"\n}").is_err());
+}
