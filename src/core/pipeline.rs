@@ -105,7 +105,12 @@ async fn handle_authenticated(
         params: m.params.clone(),
         data: req.data,
         authenticated: auth.is_some(),
-        client_token: req.token,
+        // Only the engines that manage tokens get to see one.
+        client_token: match mount.entry.kind.as_str() {
+            "token" | "system" => req.token.clone(),
+            _ => None,
+        },
+        client_id: auth.map(|a| a.entry.salted_id.clone()),
         sudo: decision.sudo,
         path: req.path.clone(),
         wrap_ttl: req.wrap_ttl,

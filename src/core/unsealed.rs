@@ -80,7 +80,7 @@ fn engine_for(
             Mounted::new(TokenBackend::new(services.tokens.clone())).map_err(table)?,
         )),
         "cubbyhole" => Ok(Arc::new(
-            Mounted::new(Cubbyhole::new(services.tokens.clone())).map_err(table)?,
+            Mounted::new(Cubbyhole).map_err(table)?,
         )),
         kind => {
             let options = entry.options.clone().unwrap_or_default();

@@ -104,9 +104,13 @@ pub(crate) struct EngineRequest {
     /// Whether the caller presented a valid token (false only on `UNAUTHENTICATED` and
     /// `TOKEN_OPTIONAL` paths).
     pub(crate) authenticated: bool,
-    /// The caller's token id as sent, for the few engines that act on their caller (the
-    /// token store's `*-self` paths, cubbyhole). `None` when none was sent or needed.
+    /// The caller's token id as sent, handed only to the engines that manage tokens (the
+    /// token store's `*-self` paths, `sys/capabilities-self`, `sys/wrapping/unwrap`).
+    /// Every other engine gets `None`: engines never see a raw token.
     pub(crate) client_token: Option<String>,
+    /// A stable id of the caller's token that is not the token (its salted id), for
+    /// engines that keep something per token (cubbyhole).
+    pub(crate) client_id: Option<String>,
     /// The caller may use sudo on this path (root, or a policy granting `sudo`): the token
     /// store's orphan creation and custom ids check it.
     pub(crate) sudo: bool,

@@ -84,6 +84,7 @@ impl Harness {
             data,
             authenticated: true,
             client_token: None,
+            client_id: Some("test-client".into()),
             sudo: true,
             path: path.to_owned(),
             wrap_ttl: None,

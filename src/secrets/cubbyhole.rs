@@ -1,15 +1,12 @@
 //! `cubbyhole/`: private storage per token. Each token sees only its own cubbyhole, which is
 //! named by the token's salted id (never the id itself), and is gone with the token.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use crate::engine::{Backend, Ctx, EngineError, EngineRequest, EngineResponse};
 use crate::engine::{Flags, Ops, Params, Path};
 use crate::logical::storage::{delete_tree, Storage};
 use crate::logical::{Data, Operation};
-use crate::token::TokenStore;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -26,25 +23,9 @@ pub(crate) async fn destroy(storage: &dyn Storage, salted_id: &str) -> Result<()
     Ok(delete_tree(storage, &prefix(salted_id)).await?)
 }
 
-pub(crate) struct Cubbyhole {
-    tokens: Arc<TokenStore>,
-}
-
-impl Cubbyhole {
-    pub(crate) fn new(tokens: Arc<TokenStore>) -> Self {
-        Self { tokens }
-    }
-
-    /// The caller's cubbyhole prefix. Every request here carries a valid token (the
-    /// pipeline checked it); one that vanished meanwhile sees nothing.
-    async fn owner(&self, client_token: Option<&str>) -> Result<String, EngineError> {
-        let id = client_token.unwrap_or_default();
-        match self.tokens.lookup(id).await? {
-            Some(entry) => Ok(prefix(&entry.salted_id)),
-            None => Err(EngineError::InvalidRequest("client token empty".into())),
-        }
-    }
-}
+/// Stateless: the caller's cubbyhole is named by its token's salted id, which the pipeline
+/// hands over as `client_id`.
+pub(crate) struct Cubbyhole;
 
 impl Backend for Cubbyhole {
     type Route = Route;
@@ -67,7 +48,10 @@ impl Backend for Cubbyhole {
         req: EngineRequest,
     ) -> Result<EngineResponse, EngineError> {
         let Route::Key = route;
-        let owner = self.owner(req.client_token.as_deref()).await?;
+        let owner = match req.client_id.as_deref() {
+            Some(id) => prefix(id),
+            None => return Err(EngineError::InvalidRequest("client token empty".into())),
+        };
         let path = req.params.get("path");
         let key = format!("{owner}{path}");
         match req.op {
