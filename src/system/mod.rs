@@ -4,6 +4,7 @@
 //!
 //! May not touch: raw `storage::Backend`; everything goes through the router and the barrier.
 
+mod capabilities;
 mod mounts;
 mod policies;
 mod ui;
@@ -220,13 +221,13 @@ impl Backend for SystemBackend {
                 self.wrapping(&router, route, req).await
             }
             Route::Capabilities | Route::CapabilitiesSelf | Route::CapabilitiesAccessor => {
-                let paths = policies::requested_paths(&req.data)?;
+                let paths = capabilities::requested_paths(&req.data)?;
                 let token_policies = self.subject_policies(route, &req).await?;
-                let q = policies::CapabilitiesQuery {
+                let q = capabilities::CapabilitiesQuery {
                     token_policies,
                     paths,
                 };
-                policies::capabilities(&self.services.policies, q).await
+                capabilities::capabilities(&self.services.policies, q).await
             }
         }
     }
