@@ -62,6 +62,7 @@ impl From<EngineError> for Error {
             EngineError::UnsupportedPath => Error::UnsupportedPath,
             EngineError::UnsupportedOperation => Error::UnsupportedOperation,
             e @ EngineError::PreflightDenied(_) => Error::Forbidden(e.to_string()),
+            EngineError::Forbidden(msg) => Error::Forbidden(msg),
             EngineError::Storage(e) => Error::Internal(e.to_string()),
         }
     }

@@ -25,14 +25,15 @@ impl super::Core {
             .as_ref()
             .map(|(mount, rel)| mount.backend.resolve(rel));
 
-        // 1. Token, unless the path is one of the engine's unauthenticated ones (logins), or
-        //    takes a token only optionally and none was sent.
+        // 1. Token, unless the path is one of the engine's unauthenticated ones (logins).
         let flags = match &route {
             Some(Ok(m)) => m.flags,
             _ => Flags::empty(),
         };
-        let skip = flags.contains(Flags::UNAUTHENTICATED)
-            || (flags.contains(Flags::TOKEN_OPTIONAL) && req.token.is_none());
+        // Paths that take a token only optionally (the CLI's `sys/internal/ui/mounts`) are
+        // unauthenticated paths in OpenBao: no use is spent and no ACL asked; their handler
+        // looks at the token itself.
+        let skip = flags.intersects(Flags::UNAUTHENTICATED | Flags::TOKEN_OPTIONAL);
         let auth = match skip {
             true => None,
             false => Some(unsealed.authenticate(req.token.as_deref()).await?),

@@ -53,6 +53,17 @@ pub(crate) struct Unsealed {
     /// The one time source of everything behind the barrier (token expiry, leases); tests
     /// swap in one they move.
     pub(crate) clock: Arc<dyn Clock>,
+    /// The token expiry worker; sealing drops `Unsealed` and ends it.
+    _expiry: AbortOnDrop,
+}
+
+/// A background task that ends when its owner is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The core's services that some engines are handed (the `sys/` backend and the token
@@ -79,9 +90,7 @@ fn engine_for(
         "token" => Ok(Arc::new(
             Mounted::new(TokenBackend::new(services.tokens.clone())).map_err(table)?,
         )),
-        "cubbyhole" => Ok(Arc::new(
-            Mounted::new(Cubbyhole).map_err(table)?,
-        )),
+        "cubbyhole" => Ok(Arc::new(Mounted::new(Cubbyhole).map_err(table)?)),
         kind => {
             let options = entry.options.clone().unwrap_or_default();
             Ok(registry::build(kind, &options)?)
@@ -99,7 +108,7 @@ impl Unsealed {
         let cluster = serde_json::from_slice(&raw)
             .map_err(|e| Error::Internal(format!("{CLUSTER_INFO}: {e}")))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let tokens = Arc::new(TokenStore::load(barrier.view(token::PREFIX)).await?);
+        let tokens = Arc::new(TokenStore::load(barrier.view(token::PREFIX), clock.clone()).await?);
         let policies = Arc::new(PolicyStore::load(barrier.view(policy::PREFIX)).await?);
         let services = Services {
             tokens: tokens.clone(),
@@ -108,12 +117,17 @@ impl Unsealed {
         };
         let factory = move |e: &MountEntry, r: Weak<Router>| engine_for(&services, e, r);
         let router = Router::load(barrier, Box::new(factory)).await?;
+        if let Some(cubby) = router.mount_at("cubbyhole/") {
+            tokens.set_cubbyhole(cubby.view.clone());
+        }
+        let expiry = AbortOnDrop(token::spawn_expiry_worker(&tokens));
         Ok(Self {
             router,
             tokens,
             policies,
             cluster,
             clock,
+            _expiry: expiry,
         })
     }
 

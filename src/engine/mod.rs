@@ -59,6 +59,9 @@ pub(crate) enum EngineError {
         "preflight capability check returned 403, please ensure client's policies grant access to path {0:?}"
     )]
     PreflightDenied(String),
+    /// A refusal with its own text (403), as the token store's `bad token`.
+    #[error("{0}")]
+    Forbidden(String),
     /// Storage below the engine failed; details are logged, not sent.
     #[error(transparent)]
     Storage(#[from] BarrierError),

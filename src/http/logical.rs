@@ -73,6 +73,7 @@ pub(super) async fn handle(
         }
         Body::NoContent => (StatusCode::OK, None),
         Body::Data(d) => (StatusCode::OK, Some(d)),
+        Body::Accepted => (StatusCode::ACCEPTED, None),
         Body::NotFound => return Err(ApiError::Core(crate::core::Error::NotFound)),
         Body::Missing => return Ok(empty(StatusCode::NOT_FOUND)),
         Body::Gone(d) => (StatusCode::NOT_FOUND, d),

@@ -102,6 +102,8 @@ pub(crate) enum Body {
     /// Nothing to say: 204, or 200 with an envelope when there are warnings.
     #[default]
     NoContent,
+    /// 202 with the envelope: work started in the background (tidy).
+    Accepted,
     /// 404 `{"errors":[]}`: a read or list found nothing.
     NotFound,
     /// 404 with no body at all, as OpenBao answers a KV v2 patch of a missing key.

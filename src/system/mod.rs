@@ -116,6 +116,7 @@ impl Backend for SystemBackend {
             .help("The mounts a token can see, for the UI and the CLI."),
         Path::new("internal/ui/mounts/{*path}", Route::UiMount)
             .ops(Ops::READ)
+            .flags(Flags::TOKEN_OPTIONAL)
             .help("The mount serving a path, for the CLI's kv helper."),
         // A plain GET of the folder is refused (405), as in OpenBao; LIST arrives with `/`.
         Path::new("policies/acl", Route::PoliciesAclRoot)
@@ -273,13 +274,14 @@ impl SystemBackend {
         }
     }
 
-    /// The ACL of the token that sent `req`, if it sent one.
+    /// The ACL of the token that sent `req`, if it sent one (`sys/internal/ui/mounts*`).
     async fn caller_acl(&self, req: &EngineRequest) -> Result<Option<Arc<Acl>>, EngineError> {
-        let Some(id) = req.client_token.as_deref().filter(|_| req.authenticated) else {
+        let Some(id) = req.client_token.as_deref() else {
             return Ok(None);
         };
+        // A token that is sent must be valid, as on every other path.
         let Some(entry) = self.services.tokens.lookup(id).await? else {
-            return Ok(None);
+            return Err(EngineError::Forbidden("permission denied".into()));
         };
         Ok(Some(self.services.policies.acl(&entry.policies).await?))
     }

@@ -6,22 +6,25 @@
 //! token with a stored one byte by byte. Policy evaluation is not in here: a record carries
 //! policy *names* and the pipeline decides.
 //!
-//! Today the store knows root tokens only; the full `auth/token/` backend grows here.
+//! - [`store`]: the records (`id/<salted id>`, `accessor/<salted accessor>`,
+//!   `parent/<salted parent>/<salted child>`, `roles/<name>`), creation, use counts,
+//!   renewal, tree revocation and expiry.
+//! - `backend`: the `auth/token/` engine over the store.
 
 mod backend;
+mod create;
+mod store;
 mod wrapping;
 
 pub(crate) use backend::TokenBackend;
+pub(crate) use create::Role;
+pub(crate) use store::{spawn_expiry_worker, TokenStore};
 
 use hmac::{Hmac, Mac};
 use rand::{distributions::Alphanumeric, Rng};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
-
-use crate::barrier::{BarrierError, View};
-use crate::logical::storage::Storage;
 
 /// The view prefix the store owns.
 pub(crate) const PREFIX: &str = "sys/token/";
@@ -38,11 +41,52 @@ pub(crate) struct TokenEntry {
     pub(crate) display_name: String,
     /// Unix seconds.
     pub(crate) creation_time: i64,
+    /// The parent's salted id; empty for an orphan.
+    #[serde(default)]
+    pub(crate) parent: String,
+    #[serde(default)]
+    pub(crate) meta: Option<std::collections::BTreeMap<String, String>>,
+    /// Uses left; 0 is unlimited, -1 means the last one was spent and revocation is due.
+    #[serde(default)]
+    pub(crate) num_uses: i64,
+    /// The TTL given at creation, seconds; 0 never expires (root tokens).
+    #[serde(default)]
+    pub(crate) ttl: u64,
+    #[serde(default)]
+    pub(crate) explicit_max_ttl: u64,
+    #[serde(default)]
+    pub(crate) period: u64,
+    #[serde(default)]
+    pub(crate) renewable: bool,
+    /// Unix nanoseconds: when it was issued, when it expires (none: never), last renewed.
+    #[serde(default)]
+    pub(crate) issue_ns: i64,
+    #[serde(default)]
+    pub(crate) expire_ns: Option<i64>,
+    #[serde(default)]
+    pub(crate) last_renewal_ns: Option<i64>,
+    /// The token role it was created from, if any.
+    #[serde(default)]
+    pub(crate) role: String,
 }
 
 impl TokenEntry {
     pub(crate) fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")
+    }
+
+    pub(crate) fn is_orphan(&self) -> bool {
+        self.parent.is_empty()
+    }
+
+    /// Expired at `now_ns` (unix nanoseconds)?
+    pub(crate) fn expired(&self, now_ns: i64) -> bool {
+        self.expire_ns.is_some_and(|e| e <= now_ns)
+    }
+
+    /// The lease id OpenBao gives a token's lease: its creation path and salted id.
+    pub(crate) fn lease_id(&self) -> String {
+        format!("{}/{}", self.path, self.salted_id)
     }
 }
 
@@ -79,7 +123,7 @@ pub(crate) fn generate_id() -> Zeroizing<String> {
     Zeroizing::new(format!("s.{}", random_base62(24)))
 }
 
-fn random_base62(n: usize) -> String {
+pub(crate) fn random_base62(n: usize) -> String {
     rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(n)
@@ -103,101 +147,23 @@ pub(crate) fn init_records(root_id: &str) -> Vec<(String, Zeroizing<Vec<u8>>)> {
         path: "auth/token/root".into(),
         display_name: "root".into(),
         creation_time: now_unix(),
+        parent: String::new(),
+        meta: None,
+        num_uses: 0,
+        ttl: 0,
+        explicit_max_ttl: 0,
+        period: 0,
+        renewable: false,
+        issue_ns: (time::OffsetDateTime::now_utc().unix_timestamp_nanos()) as i64,
+        expire_ns: None,
+        last_renewal_ns: None,
+        role: String::new(),
     };
     let record = Zeroizing::new(serde_json::to_vec(&entry).unwrap_or_default());
     vec![
         (SALT_KEY.into(), salt.0.clone()),
         (format!("id/{}", entry.salted_id), record),
     ]
-}
-
-/// The token store over its barrier view.
-pub(crate) struct TokenStore {
-    view: View,
-    salt: Salt,
-    /// Records already read, by salted id: every request looks its token up, and a storage
-    /// read plus a decryption per request is the largest cost of a small KV read. Holds no
-    /// token ids (only salted ones). Whatever revokes or changes a token must evict it here;
-    /// today no token is ever revoked or changed (only root tokens exist).
-    cache: std::sync::RwLock<std::collections::HashMap<String, TokenEntry>>,
-}
-
-impl TokenStore {
-    /// Open the store: read the salt written at init.
-    pub(crate) async fn load(view: View) -> Result<Self, BarrierError> {
-        let salt = view
-            .get(SALT_KEY)
-            .await?
-            .ok_or_else(|| BarrierError::Decrypt {
-                path: format!("{PREFIX}{SALT_KEY}"),
-            })?;
-        Ok(Self {
-            view,
-            salt: Salt(salt),
-            cache: Default::default(),
-        })
-    }
-
-    /// The record for `id`, if it is a live token.
-    pub(crate) async fn lookup(&self, id: &str) -> Result<Option<TokenEntry>, BarrierError> {
-        if id.is_empty() {
-            return Ok(None);
-        }
-        let salted = self.salt.salt_id(id);
-        if let Some(hit) = self.cached(&salted) {
-            return Ok(Some(hit));
-        }
-        let Some(raw) = self.view.get(&format!("id/{salted}")).await? else {
-            return Ok(None);
-        };
-        let entry: TokenEntry =
-            serde_json::from_slice(&raw).map_err(|_| BarrierError::Decrypt {
-                path: format!("{PREFIX}id/{salted}"),
-            })?;
-        // The storage key already matched; this re-check binds the record to the key it was
-        // found under (a record copied to another key is refused) without a timing leak.
-        if bool::from(entry.salted_id.as_bytes().ct_eq(salted.as_bytes())) {
-            if let Ok(mut cache) = self.cache.write() {
-                cache.insert(salted, entry.clone());
-            }
-            Ok(Some(entry))
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// The pipeline's token step: the live token `id` names (not expired at `now`), with
-    /// one use spent if it has a use limit. `last_use` tells the pipeline to revoke it once
-    /// the request is done, as OpenBao does.
-    pub(crate) async fn authenticate(
-        &self,
-        id: &str,
-        _now: time::OffsetDateTime,
-    ) -> Result<Option<Authenticated>, BarrierError> {
-        Ok(self.lookup(id).await?.map(|e| Authenticated {
-            entry: std::sync::Arc::new(e),
-            last_use: false,
-        }))
-    }
-
-    /// After a request that spent a token's last use: revoke it (and its children).
-    pub(crate) async fn finish_use(&self, _auth: &Authenticated) -> Result<(), BarrierError> {
-        Ok(())
-    }
-
-    /// The token an accessor names, for `sys/capabilities-accessor`.
-    pub(crate) async fn lookup_accessor(
-        &self,
-        _accessor: &str,
-    ) -> Result<Option<std::sync::Arc<TokenEntry>>, BarrierError> {
-        Ok(None)
-    }
-
-    fn cached(&self, salted: &str) -> Option<TokenEntry> {
-        // A hit was found under the same salted key before; the HashMap's lookup compares
-        // salted ids, which are HMACs of the token, never the token itself.
-        self.cache.read().ok()?.get(salted).cloned()
-    }
 }
 
 #[cfg(test)]
@@ -208,6 +174,7 @@ mod tests {
 
     use super::*;
     use crate::barrier::Barrier;
+    use crate::logical::storage::Storage;
 
     async fn store_with_root(root: &str) -> (Arc<storage::MemBackend>, TokenStore) {
         let mem = Arc::new(storage::MemBackend::new());
@@ -216,7 +183,9 @@ mod tests {
         for (k, v) in init_records(root) {
             view.put(&k, &v).await.expect("put");
         }
-        (mem, TokenStore::load(view).await.expect("load"))
+        let clock: std::sync::Arc<dyn crate::engine::Clock> =
+            std::sync::Arc::new(crate::engine::SystemClock);
+        (mem, TokenStore::load(view, clock).await.expect("load"))
     }
 
     #[tokio::test]
