@@ -105,7 +105,6 @@ async fn handle_authenticated(
         op,
         params: m.params.clone(),
         data: req.data,
-        authenticated: auth.is_some(),
         // Only the engines that manage tokens get to see one.
         client_token: match mount.entry.kind.as_str() {
             "token" | "system" => req.token.clone(),
@@ -113,7 +112,6 @@ async fn handle_authenticated(
         },
         client_id: auth.map(|a| a.entry.salted_id.clone()),
         sudo: decision.sudo,
-        path: req.path.clone(),
         wrap_ttl: req.wrap_ttl,
     };
     let mut resp = mount.backend.handle(&ctx, m, engine_req).await?;

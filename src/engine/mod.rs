@@ -104,9 +104,6 @@ pub(crate) struct EngineRequest {
     /// The captures of the matched path (`path` = `app/db` for `data/app/db`).
     pub(crate) params: Params,
     pub(crate) data: Data,
-    /// Whether the caller presented a valid token (false only on `UNAUTHENTICATED` and
-    /// `TOKEN_OPTIONAL` paths).
-    pub(crate) authenticated: bool,
     /// The caller's token id as sent, handed only to the engines that manage tokens (the
     /// token store's `*-self` paths, `sys/capabilities-self`, `sys/wrapping/unwrap`).
     /// Every other engine gets `None`: engines never see a raw token.
@@ -117,8 +114,6 @@ pub(crate) struct EngineRequest {
     /// The caller may use sudo on this path (root, or a policy granting `sudo`): the token
     /// store's orphan creation and custom ids check it.
     pub(crate) sudo: bool,
-    /// The full request path (`auth/token/create`), for lease ids and wrapping.
-    pub(crate) path: String,
     /// `X-Vault-Wrap-TTL`, for `sys/wrapping/wrap`, which refuses to answer unwrapped.
     pub(crate) wrap_ttl: Option<Duration>,
 }

@@ -82,11 +82,9 @@ impl Harness {
             op,
             params: m.params.clone(),
             data,
-            authenticated: true,
             client_token: None,
             client_id: Some("test-client".into()),
             sudo: true,
-            path: path.to_owned(),
             wrap_ttl: None,
         };
         self.backend.handle(&ctx, m, req).await

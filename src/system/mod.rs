@@ -5,6 +5,7 @@
 //! May not touch: raw `storage::Backend`; everything goes through the router and the barrier.
 
 mod capabilities;
+mod leases;
 mod mounts;
 mod policies;
 mod ui;
@@ -37,6 +38,12 @@ pub(crate) enum Route {
     WrappingUnwrap,
     WrappingLookup,
     WrappingRewrap,
+    LeaseLookup,
+    LeaseList,
+    LeaseRenew,
+    LeaseRevoke,
+    LeaseRevokePrefix,
+    LeaseTidy,
 }
 
 const POLICY_FIELDS: &[&str] = &[
@@ -156,6 +163,33 @@ impl Backend for SystemBackend {
             .flags(Flags::DATA_AT_TOP_LEVEL)
             .fields(CAPABILITIES_FIELDS)
             .help("The capabilities on paths of the token an accessor names."),
+        Path::new("leases/lookup", Route::LeaseLookup)
+            .ops(Ops::WRITE)
+            .fields(&["lease_id"]),
+        Path::new("leases/lookup/{*prefix}", Route::LeaseList)
+            .or_empty()
+            .ops(Ops::LIST)
+            .flags(Flags::ROOT),
+        Path::new("leases/renew", Route::LeaseRenew)
+            .ops(Ops::WRITE)
+            .fields(&["lease_id", "increment", "url_lease_id"]),
+        Path::new("leases/renew/{*id}", Route::LeaseRenew)
+            .ops(Ops::WRITE)
+            .fields(&["lease_id", "increment", "url_lease_id"]),
+        Path::new("leases/revoke", Route::LeaseRevoke)
+            .ops(Ops::WRITE)
+            .fields(&["lease_id", "sync", "url_lease_id"]),
+        Path::new("leases/revoke/{*id}", Route::LeaseRevoke)
+            .ops(Ops::WRITE)
+            .fields(&["lease_id", "sync", "url_lease_id"]),
+        Path::new("leases/revoke-prefix/{*prefix}", Route::LeaseRevokePrefix)
+            .ops(Ops::WRITE)
+            .flags(Flags::ROOT)
+            .fields(&["sync"]),
+        Path::new("leases/revoke-force/{*prefix}", Route::LeaseRevokePrefix)
+            .ops(Ops::WRITE)
+            .flags(Flags::ROOT),
+        Path::new("leases/tidy", Route::LeaseTidy).ops(Ops::WRITE),
         Path::new("wrapping/wrap", Route::WrappingWrap)
             .ops(Ops::WRITE)
             .flags(Flags::DATA_AT_TOP_LEVEL)
@@ -197,6 +231,10 @@ impl Backend for SystemBackend {
                 Ok(ui::mounts(&router, acl.as_deref()))
             }
             Route::UiMount => {
+                // This one needs a token, though it asks no ACL (OpenBao answers 403).
+                if req.client_token.is_none() {
+                    return Err(EngineError::Forbidden("permission denied".into()));
+                }
                 let acl = self.caller_acl(&req).await?;
                 ui::mount(&router, &req, acl.as_deref())
             }
@@ -211,6 +249,18 @@ impl Backend for SystemBackend {
             Route::PolicyLegacy => {
                 let now = self.services.clock.now();
                 policies::handle(&self.services.policies, policies::Api::Legacy, req, now).await
+            }
+            Route::LeaseLookup => {
+                leases::lookup(&self.services.tokens, &req, self.services.clock.now()).await
+            }
+            Route::LeaseList => leases::list(&self.services.tokens, req.params.get("prefix")).await,
+            Route::LeaseRenew => {
+                leases::renew(&self.services.tokens, &req, self.services.clock.now()).await
+            }
+            Route::LeaseRevoke => leases::revoke(&self.services.tokens, &req).await,
+            Route::LeaseRevokePrefix => leases::revoke_prefix(&self.services.tokens, &req).await,
+            Route::LeaseTidy => {
+                leases::tidy(&self.services.tokens, self.services.clock.now()).await
             }
             Route::WrappingWrap => match req.wrap_ttl {
                 Some(_) => Ok(EngineResponse::data(req.data)),

@@ -17,7 +17,7 @@ mod store;
 mod wrapping;
 
 pub(crate) use backend::TokenBackend;
-pub(crate) use create::Role;
+pub(crate) use create::{renew, Role};
 pub(crate) use store::{spawn_expiry_worker, TokenStore};
 
 use hmac::{Hmac, Mac};
