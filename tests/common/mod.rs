@@ -236,7 +236,7 @@ pub fn http(
 // Shared by the KV and mounts tests (tests/kv.rs, tests/mounts.rs).
 
 /// Initialize with one key share and unseal: returns (root token, unseal key).
-fn init_one_share(addr: &str) -> (String, String) {
+pub fn init_one_share(addr: &str) -> (String, String) {
     let run = bao(
         addr,
         None,
@@ -260,7 +260,7 @@ fn init_one_share(addr: &str) -> (String, String) {
 
 /// `bao operator unseal <key>`, then wait (bounded) until `sys/health` answers 200 (active):
 /// a raft-backed OpenBao takes a moment to elect itself after the unseal.
-fn unseal_and_wait(addr: &str, port: u16, key: &str) {
+pub fn unseal_and_wait(addr: &str, port: u16, key: &str) {
     let run = bao(addr, None, &["operator", "unseal", key]);
     assert_eq!(run.code, 0, "operator unseal: {}{}", run.stdout, run.stderr);
     let deadline = Instant::now() + Duration::from_secs(30);
