@@ -439,3 +439,180 @@ fn coffer_and_openbao_decide_every_case_alike() {
         "the matrix should exercise both: {allowed} allowed, {denied} denied"
     );
 }
+
+/// One `check` of a testdata file.
+struct Check {
+    at: String,
+    token: Vec<String>,
+    op: String,
+    path: String,
+    params: Vec<(String, String)>,
+    allow: bool,
+}
+
+/// The policies and checks of `src/policy/testdata/*.txt` (format in the first file).
+fn testdata() -> (Vec<(String, String)>, Vec<Check>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/policy/testdata");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("testdata")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    let (mut policies, mut checks) = (Vec::new(), Vec::new());
+    for f in files {
+        let stem = f
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("f")
+            .to_owned();
+        let text = std::fs::read_to_string(&f).expect("read");
+        let mut lines = text.lines().enumerate();
+        let mut token = Vec::new();
+        while let Some((n, line)) = lines.next() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.first().copied() {
+                Some("policy") => {
+                    let mut body = String::new();
+                    for (_, l) in lines.by_ref() {
+                        if l.trim() == "end" {
+                            break;
+                        }
+                        body.push_str(l);
+                        body.push('\n');
+                    }
+                    policies.push((format!("td-{stem}-{}", words[1]), body));
+                }
+                Some("token") => {
+                    token = words[1..]
+                        .iter()
+                        .map(|w| format!("td-{stem}-{w}"))
+                        .collect();
+                }
+                Some("check") => {
+                    let (spec, want) = match words.len() {
+                        4 => ("", words[3]),
+                        _ => (words[3], words[4]),
+                    };
+                    checks.push(Check {
+                        at: format!("{stem}:{}", n + 1),
+                        token: token.clone(),
+                        op: words[1].to_owned(),
+                        path: words[2].to_owned(),
+                        params: spec
+                            .split(',')
+                            .filter(|p| !p.is_empty())
+                            .map(|p| {
+                                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                                (k.to_owned(), v.to_owned())
+                            })
+                            .collect(),
+                        allow: want == "allow",
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    (policies, checks)
+}
+
+/// The decision a server makes on one testdata check, as a real request: a `create` is
+/// sent to a key root has just deleted, an `update` to one root has just written.
+fn decide(port: u16, root: &str, token: &str, c: &Check) -> u16 {
+    let query: Vec<String> = c.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let body: serde_json::Map<String, Value> = c
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let body = Value::Object(body).to_string();
+    match c.op.as_str() {
+        "read" => {
+            let path = match query.is_empty() {
+                true => c.path.clone(),
+                false => format!("{}?{}", c.path, query.join("&")),
+            };
+            call(port, token, "GET", &path, "", None).0
+        }
+        "list" => call(port, token, "LIST", &c.path, "", None).0,
+        "delete" => call(port, token, "DELETE", &c.path, "", None).0,
+        "patch" => call(port, token, "PATCH", &c.path, &body, None).0,
+        "create" | "update" => {
+            if c.op == "create" {
+                ok(port, root, "DELETE", &c.path, Value::Null);
+            } else {
+                ok(port, root, "POST", &c.path, json!({"seed": "1"}));
+            }
+            call(port, token, "POST", &c.path, &body, None).0
+        }
+        other => panic!("{}: unknown op {other}", c.at),
+    }
+}
+
+#[test]
+fn testdata_decisions_are_openbaos() {
+    let (policies, checks) = testdata();
+    assert!(checks.len() >= 50, "only {} testdata checks", checks.len());
+    let mut bao = OpenBao::new();
+    bao.start();
+    let (bao_root, bao_key) = common::init_one_share(&bao.addr());
+    common::unseal_and_wait(&bao.addr(), bao.port, &bao_key);
+    let (coffer, coffer_root, _) = Coffer::start_unsealed();
+    let mut wrong = Vec::new();
+    for (port, root, name) in [
+        (bao.port, &bao_root, "OpenBao"),
+        (coffer.port, &coffer_root, "Coffer"),
+    ] {
+        ok(
+            port,
+            root,
+            "POST",
+            "sys/mounts/kv",
+            json!({"type": "kv", "options": {"version": "1"}}),
+        );
+        for (pname, text) in &policies {
+            ok(
+                port,
+                root,
+                "PUT",
+                &format!("sys/policies/acl/{pname}"),
+                json!({ "policy": text }),
+            );
+        }
+        let mut tokens: std::collections::HashMap<Vec<String>, String> = Default::default();
+        for c in &checks {
+            let token = tokens
+                .entry(c.token.clone())
+                .or_insert_with(|| {
+                    let (s, b) = call(
+                        port,
+                        root,
+                        "POST",
+                        "auth/token/create",
+                        &json!({"policies": c.token, "no_default_policy": true}).to_string(),
+                        None,
+                    );
+                    assert_eq!(s, 200, "{b}");
+                    let v: Value = serde_json::from_str(&b).expect("json");
+                    v["auth"]["client_token"]
+                        .as_str()
+                        .expect("token")
+                        .to_owned()
+                })
+                .clone();
+            let status = decide(port, root, &token, c);
+            if (status != 403) != c.allow {
+                wrong.push(format!(
+                    "{name} {}: {} {} {:?}: expected {}, got HTTP {status}",
+                    c.at,
+                    c.op,
+                    c.path,
+                    c.params,
+                    if c.allow { "allow" } else { "deny" }
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
