@@ -123,7 +123,14 @@ pub(crate) async fn lookup(
     if id.is_empty() {
         return Err(invalid());
     }
-    let entry = tokens.lookup(id).await?.ok_or_else(invalid)?;
+    // Read past the use count: unwrapping with the wrapping token itself has just spent
+    // its one use, and the pipeline revokes it once this request is done.
+    let now = crate::token::nanos(time::OffsetDateTime::now_utc());
+    let entry = tokens
+        .read(&tokens.salted(id))
+        .await?
+        .filter(|e| !e.expired(now))
+        .ok_or_else(invalid)?;
     if entry.policies.len() != 1 || entry.policies[0] != RESPONSE_WRAPPING {
         return Err(invalid());
     }

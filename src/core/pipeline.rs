@@ -36,7 +36,19 @@ impl super::Core {
         let skip = flags.intersects(Flags::UNAUTHENTICATED | Flags::TOKEN_OPTIONAL);
         let auth = match skip {
             true => None,
-            false => Some(unsealed.authenticate(req.token.as_deref()).await?),
+            false => match unsealed.authenticate(req.token.as_deref()).await {
+                Ok(a) => Some(a),
+                // Unwrapping with the wrapping token as the client token: a spent or
+                // unknown one is a bad wrapping token, not a bad client (OpenBao's 400).
+                Err(Error::PermissionDenied)
+                    if req.path == "sys/wrapping/unwrap" && !req.data.contains_key("token") =>
+                {
+                    return Err(Error::InvalidRequest(
+                        "wrapping token is not valid or does not exist".into(),
+                    ))
+                }
+                Err(e) => return Err(e),
+            },
         };
         let result = handle_authenticated(&unsealed, req, resolved, route, auth.as_ref()).await;
         // The request that spent a token's last use still gets its answer; the token is

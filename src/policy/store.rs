@@ -215,9 +215,9 @@ impl PolicyStore {
                 ))
             }
             Some(v) if v != -1 && v != current => {
-                return Err(PolicyError::Invalid(
-                    "check-and-set parameter did not match the current version".into(),
-                ))
+                return Err(PolicyError::Invalid(format!(
+                    "check-and-set parameter {v} did not match the current version {current}"
+                )))
             }
             _ => {}
         }

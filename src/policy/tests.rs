@@ -334,5 +334,9 @@ fn expired_paths_grant_nothing() {
     assert_eq!(acl.capabilities("kv/old"), vec!["deny"]);
     assert_eq!(acl.capabilities("kv/new"), vec!["read"]);
     assert!(acl.expires_at.is_some());
-    assert!(parse("p", "path \"kv\" {\n capabilities = [\"read\"]\n expiration = \"soon\"\n}").is_err());
+    assert!(parse(
+        "p",
+        "path \"kv\" {\n capabilities = [\"read\"]\n expiration = \"soon\"\n}"
+    )
+    .is_err());
 }

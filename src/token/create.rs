@@ -449,7 +449,8 @@ pub(crate) fn lookup_data(id: &str, e: &TokenEntry, now: OffsetDateTime) -> Data
         "id": id,
         "issue_time": at(e.issue_ns),
         "meta": e.meta,
-        "num_uses": e.num_uses.max(0),
+        // -1 on the request that spends the last use, as OpenBao shows it.
+        "num_uses": e.num_uses,
         "orphan": e.is_orphan(),
         "path": e.path,
         "policies": e.policies,
@@ -478,7 +479,11 @@ pub(crate) async fn renew(
     increment: Option<Duration>,
     now: OffsetDateTime,
 ) -> Result<TokenEntry, EngineError> {
-    if !e.renewable || e.ttl == 0 {
+    // A token that never expires has no lease at all (OpenBao's text for the root token).
+    if e.ttl == 0 {
+        return Err(EngineError::InvalidRequest("invalid lease ID".into()));
+    }
+    if !e.renewable {
         return Err(EngineError::InvalidRequest("lease is not renewable".into()));
     }
     let now_ns = nanos(now);
@@ -487,7 +492,11 @@ pub(crate) async fn renew(
     let mut ttl = if e.period > 0 {
         e.period
     } else {
-        increment.map_or(e.ttl, |i| i.as_secs())
+        // No increment, or 0 (what the CLI sends by default): the token's own TTL.
+        increment
+            .map(|i| i.as_secs())
+            .filter(|&i| i > 0)
+            .unwrap_or(e.ttl)
     };
     let mut max = SYSTEM_MAX_LEASE_TTL.as_secs();
     if e.explicit_max_ttl > 0 {

@@ -18,7 +18,7 @@ mod wrapping;
 
 pub(crate) use backend::TokenBackend;
 pub(crate) use create::{renew, Role};
-pub(crate) use store::{spawn_expiry_worker, TokenStore};
+pub(crate) use store::{nanos, spawn_expiry_worker, TokenStore};
 
 use hmac::{Hmac, Mac};
 use rand::{distributions::Alphanumeric, Rng};
