@@ -14,6 +14,9 @@
 mod backend;
 mod create;
 mod store;
+#[cfg(test)]
+#[path = "tests.rs"]
+mod store_tests;
 mod wrapping;
 
 pub(crate) use backend::TokenBackend;
@@ -68,6 +71,14 @@ pub(crate) struct TokenEntry {
     /// The token role it was created from, if any.
     #[serde(default)]
     pub(crate) role: String,
+    /// The TTL last granted (at creation or renewal), seconds: what a renewal without an
+    /// increment asks for again, as OpenBao keeps it in the lease's `auth`.
+    #[serde(default)]
+    pub(crate) lease_ttl: u64,
+    /// No lease was registered for it (the root token made by `sys/init`): lookups show no
+    /// `issue_time` or `renewable`, and renewal answers `invalid lease ID`.
+    #[serde(default)]
+    pub(crate) no_lease: bool,
 }
 
 impl TokenEntry {
@@ -79,9 +90,15 @@ impl TokenEntry {
         self.parent.is_empty()
     }
 
-    /// Expired at `now_ns` (unix nanoseconds)?
+    /// Expired at `now_ns` (unix nanoseconds)? As OpenBao's `ExpireTime.Before(now)`: a
+    /// token is still good at the very nanosecond it expires.
     pub(crate) fn expired(&self, now_ns: i64) -> bool {
-        self.expire_ns.is_some_and(|e| e <= now_ns)
+        self.expire_ns.is_some_and(|e| e < now_ns)
+    }
+
+    /// A revocation is under way or due (the last use was spent).
+    pub(crate) fn revocation_pending(&self) -> bool {
+        self.num_uses < 0
     }
 
     /// The lease id OpenBao gives a token's lease: its creation path and salted id.
@@ -131,22 +148,21 @@ pub(crate) fn random_base62(n: usize) -> String {
         .collect()
 }
 
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// The plaintext records (relative to [`PREFIX`]) that `sys/init` writes: the salt and the
 /// root token's record. Returned rather than written so init can persist them in the same
 /// atomic batch as the seal configuration and the keyring.
 pub(crate) fn init_records(root_id: &str) -> Vec<(String, Zeroizing<Vec<u8>>)> {
     let salt = Salt::generate();
+    // `sys/init` runs before any clock is handed out; its records are stamped with real time.
+    let now = time::OffsetDateTime::now_utc();
+    let accessor = random_base62(24);
     let entry = TokenEntry {
         salted_id: salt.salt_id(root_id),
-        accessor: random_base62(24),
+        accessor: accessor.clone(),
         policies: vec!["root".into()],
         path: "auth/token/root".into(),
         display_name: "root".into(),
-        creation_time: now_unix(),
+        creation_time: now.unix_timestamp(),
         parent: String::new(),
         meta: None,
         num_uses: 0,
@@ -154,68 +170,21 @@ pub(crate) fn init_records(root_id: &str) -> Vec<(String, Zeroizing<Vec<u8>>)> {
         explicit_max_ttl: 0,
         period: 0,
         renewable: false,
-        issue_ns: (time::OffsetDateTime::now_utc().unix_timestamp_nanos()) as i64,
+        issue_ns: nanos(now),
         expire_ns: None,
         last_renewal_ns: None,
         role: String::new(),
+        lease_ttl: 0,
+        no_lease: true,
     };
     let record = Zeroizing::new(serde_json::to_vec(&entry).unwrap_or_default());
+    let accessor_record = Zeroizing::new(store::accessor_record(&entry));
     vec![
         (SALT_KEY.into(), salt.0.clone()),
         (format!("id/{}", entry.salted_id), record),
+        (
+            format!("accessor/{}", salt.salt_id(&accessor)),
+            accessor_record,
+        ),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use seal::{Key, Keyring};
-
-    use super::*;
-    use crate::barrier::Barrier;
-    use crate::logical::storage::Storage;
-
-    async fn store_with_root(root: &str) -> (Arc<storage::MemBackend>, TokenStore) {
-        let mem = Arc::new(storage::MemBackend::new());
-        let barrier = Arc::new(Barrier::new(mem.clone(), Keyring::new(Key::generate())));
-        let view = barrier.view(PREFIX);
-        for (k, v) in init_records(root) {
-            view.put(&k, &v).await.expect("put");
-        }
-        let clock: std::sync::Arc<dyn crate::engine::Clock> =
-            std::sync::Arc::new(crate::engine::SystemClock);
-        (mem, TokenStore::load(view, clock).await.expect("load"))
-    }
-
-    #[tokio::test]
-    async fn root_token_is_found_and_others_are_not() {
-        let id = generate_id();
-        let (_mem, store) = store_with_root(&id).await;
-        let entry = store.lookup(&id).await.expect("lookup").expect("found");
-        assert!(entry.is_root());
-        assert_eq!(entry.path, "auth/token/root");
-        assert!(store.lookup("s.notatoken").await.expect("lookup").is_none());
-        assert!(store.lookup("").await.expect("lookup").is_none());
-    }
-
-    #[tokio::test]
-    async fn the_token_id_is_not_in_storage() {
-        let id = generate_id();
-        let (mem, _store) = store_with_root(&id).await;
-        for key in storage::Backend::list(&*mem, "sys/token/id/")
-            .await
-            .expect("list")
-        {
-            assert!(!key.contains(id.as_str()));
-        }
-    }
-
-    #[test]
-    fn ids_have_openbao_shape() {
-        let id = generate_id();
-        assert_eq!(id.len(), 26);
-        assert!(id.starts_with("s."));
-        assert!(id[2..].chars().all(|c| c.is_ascii_alphanumeric()));
-    }
 }
