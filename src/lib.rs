@@ -29,6 +29,7 @@ pub(crate) mod core;
 pub(crate) mod duration;
 pub(crate) mod engine;
 pub(crate) mod http;
+pub(crate) mod lease;
 pub(crate) mod logical;
 pub(crate) mod policy;
 /// The policy engine's bench-only face.

@@ -125,7 +125,7 @@ pub(crate) async fn lookup(
     }
     // Read past the use count: unwrapping with the wrapping token itself has just spent
     // its one use, and the pipeline revokes it once this request is done.
-    let now = crate::token::nanos(time::OffsetDateTime::now_utc());
+    let now = crate::token::nanos(tokens.now());
     let entry = tokens
         .read(&tokens.salted(id))
         .await?

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use super::error::{Error, Result};
 use crate::barrier::Barrier;
 use crate::engine::{registry, Clock, DynBackend, Mounted, SystemClock};
+use crate::lease::{self, ExpirationManager};
 use crate::logical::storage::Storage;
 use crate::policy::{self, PolicyStore};
 use crate::router::{MountEntry, MountRequest, Router, RouterError};
@@ -53,7 +54,9 @@ pub(crate) struct Unsealed {
     /// The one time source of everything behind the barrier (token expiry, leases); tests
     /// swap in one they move.
     pub(crate) clock: Arc<dyn Clock>,
-    /// The token expiry worker; sealing drops `Unsealed` and ends it.
+    /// The expiration manager, and its worker; sealing drops `Unsealed` and ends both.
+    #[allow(dead_code)] // the core installs its secret revoker here once engines lease
+    pub(crate) leases: Arc<ExpirationManager>,
     _expiry: AbortOnDrop,
 }
 
@@ -71,6 +74,8 @@ impl Drop for AbortOnDrop {
 #[derive(Clone)]
 pub(crate) struct Services {
     pub(crate) tokens: Arc<TokenStore>,
+    /// The expiration manager: token and secret leases (`sys/leases/*`).
+    pub(crate) leases: Arc<ExpirationManager>,
     pub(crate) policies: Arc<PolicyStore>,
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -88,7 +93,11 @@ fn engine_for(
             Mounted::new(SystemBackend::new(router, services.clone())).map_err(table)?,
         )),
         "token" => Ok(Arc::new(
-            Mounted::new(TokenBackend::new(services.tokens.clone())).map_err(table)?,
+            Mounted::new(TokenBackend::new(
+                services.tokens.clone(),
+                services.policies.clone(),
+            ))
+            .map_err(table)?,
         )),
         "cubbyhole" => Ok(Arc::new(Mounted::new(Cubbyhole).map_err(table)?)),
         kind => {
@@ -109,9 +118,13 @@ impl Unsealed {
             .map_err(|e| Error::Internal(format!("{CLUSTER_INFO}: {e}")))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let tokens = Arc::new(TokenStore::load(barrier.view(token::PREFIX), clock.clone()).await?);
+        let leases =
+            ExpirationManager::load(barrier.view(lease::PREFIX), tokens.clone(), clock.clone())
+                .await?;
         let policies = Arc::new(PolicyStore::load(barrier.view(policy::PREFIX)).await?);
         let services = Services {
             tokens: tokens.clone(),
+            leases: leases.clone(),
             policies: policies.clone(),
             clock: clock.clone(),
         };
@@ -120,13 +133,14 @@ impl Unsealed {
         if let Some(cubby) = router.mount_at("cubbyhole/") {
             tokens.set_cubbyhole(cubby.view.clone());
         }
-        let expiry = AbortOnDrop(token::spawn_expiry_worker(&tokens));
+        let expiry = AbortOnDrop(lease::spawn_worker(&leases));
         Ok(Self {
             router,
             tokens,
             policies,
             cluster,
             clock,
+            leases,
             _expiry: expiry,
         })
     }

@@ -1,36 +1,26 @@
-//! `sys/leases/*`. Tokens are the only leases so far (KV and Transit create none); a token's
-//! lease id is its creation path and salted id (`auth/token/create/h…`), as in OpenBao.
+//! `sys/leases/*`, over the expiration manager ([`crate::lease`]): token leases
+//! (`auth/token/create/h…`) and, once engines issue them, secret leases.
 
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::engine::{fields, rfc3339_nano, EngineError, EngineRequest, EngineResponse};
+use crate::lease::ExpirationManager;
 use crate::logical::Body;
-use crate::token::{TokenEntry, TokenStore};
 
-fn invalid() -> EngineError {
-    EngineError::InvalidRequest("invalid lease".into())
+/// Which `sys/leases` endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Op {
+    Lookup,
+    List,
+    Renew,
+    Revoke,
+    RevokePrefix,
+    RevokeForce,
+    Tidy,
 }
 
-/// The token a lease id names, if it is live.
-async fn token_of(tokens: &TokenStore, lease_id: &str) -> Result<Option<TokenEntry>, EngineError> {
-    let Some((_, salted)) = lease_id.rsplit_once('/') else {
-        return Ok(None);
-    };
-    Ok(tokens
-        .live(salted)
-        .await?
-        .filter(|e| e.ttl > 0 && e.lease_id() == lease_id))
-}
-
-/// The lease id from the body, or from the path after `renew/` / `revoke/`.
-fn lease_id(req: &EngineRequest) -> Result<String, EngineError> {
-    let from_path = req.params.get("id");
-    if !from_path.is_empty() {
-        return Ok(from_path.to_owned());
-    }
-    Ok(fields::string(&req.data, "lease_id")?.unwrap_or_default())
-}
+const TIDY_WARNING: &str = "Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs.";
 
 fn at(ns: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
@@ -38,103 +28,98 @@ fn at(ns: i64) -> String {
         .unwrap_or_default()
 }
 
-pub(super) async fn lookup(
-    tokens: &TokenStore,
-    req: &EngineRequest,
-    now: OffsetDateTime,
-) -> Result<EngineResponse, EngineError> {
-    let id = lease_id(req)?;
+/// The lease id from the body, or else from the path after `renew/` / `revoke/`.
+fn lease_id(req: &EngineRequest) -> Result<String, EngineError> {
+    let body = fields::string(&req.data, "lease_id")?.unwrap_or_default();
+    let id = if body.is_empty() {
+        req.params.get("id").to_owned()
+    } else {
+        body
+    };
     if id.is_empty() {
-        return Err(EngineError::InvalidRequest("missing lease id".into()));
+        return Err(EngineError::InvalidRequest(
+            "lease_id must be specified".into(),
+        ));
     }
-    let e = token_of(tokens, &id).await?.ok_or_else(invalid)?;
-    let now_ns = now.unix_timestamp_nanos() as i64;
-    let ttl = e
-        .expire_ns
-        .map_or(0, |x| ((x - now_ns).max(0) / 1_000_000_000) as u64);
-    Ok(EngineResponse::data(crate::logical::object(json!({
-        "expire_time": e.expire_ns.map(at),
-        "id": id,
-        "issue_time": at(e.issue_ns),
-        "last_renewal": e.last_renewal_ns.map(at),
-        "renewable": e.renewable,
-        "ttl": ttl,
-    }))))
+    Ok(id)
 }
 
-/// `LIST sys/leases/lookup/<prefix>/`: the next segment of every lease id below it.
-pub(super) async fn list(tokens: &TokenStore, prefix: &str) -> Result<EngineResponse, EngineError> {
-    let mut keys: Vec<String> = tokens
-        .with_lease_prefix(prefix)
-        .await?
-        .iter()
-        .filter_map(|e| {
-            let rest = e.lease_id()[prefix.len()..].to_owned();
-            match rest.split_once('/') {
-                Some((dir, _)) => Some(format!("{dir}/")),
-                None => Some(rest),
-            }
-        })
-        .collect();
-    keys.sort();
-    keys.dedup();
-    Ok(EngineResponse::list(keys))
-}
-
-pub(super) async fn renew(
-    tokens: &TokenStore,
-    req: &EngineRequest,
-    now: OffsetDateTime,
-) -> Result<EngineResponse, EngineError> {
-    let id = lease_id(req)?;
-    let e = token_of(tokens, &id).await?.ok_or_else(invalid)?;
-    let increment = fields::duration(&req.data, "increment")?;
-    let renewed = crate::token::renew(tokens, &e, increment, now).await?;
-    let now_ns = now.unix_timestamp_nanos() as i64;
-    Ok(EngineResponse {
-        lease_id: id,
-        renewable: renewed.renewable,
-        lease_duration: renewed
-            .expire_ns
-            .map_or(0, |x| ((x - now_ns).max(0) / 1_000_000_000) as u64),
-        ..EngineResponse::default()
-    })
-}
-
-pub(super) async fn revoke(
-    tokens: &TokenStore,
-    req: &EngineRequest,
-) -> Result<EngineResponse, EngineError> {
-    let id = lease_id(req)?;
-    if let Some(e) = token_of(tokens, &id).await? {
-        tokens.revoke_tree(&e.salted_id).await?;
-    }
-    Ok(EngineResponse::no_content())
-}
-
-/// `revoke-prefix/<prefix>` and `revoke-force/<prefix>` (the same here: token revocation
-/// cannot fail the way a dynamic secret's backend can).
-pub(super) async fn revoke_prefix(
-    tokens: &TokenStore,
-    req: &EngineRequest,
-) -> Result<EngineResponse, EngineError> {
-    let prefix = req.params.get("prefix");
-    for e in tokens.with_lease_prefix(prefix).await? {
-        tokens.revoke_tree(&e.salted_id).await?;
-    }
-    Ok(EngineResponse::no_content())
-}
-
-pub(super) async fn tidy(
-    tokens: &TokenStore,
-    now: OffsetDateTime,
-) -> Result<EngineResponse, EngineError> {
-    tokens.expire_due(now).await?;
-    Ok(EngineResponse {
+fn accepted() -> EngineResponse {
+    EngineResponse {
         body: Body::Accepted,
-        warnings: vec![
-            "Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs.".into(),
-        ],
         ..EngineResponse::default()
-    })
+    }
+}
+
+pub(super) async fn handle(
+    leases: &ExpirationManager,
+    op: Op,
+    req: EngineRequest,
+    now: OffsetDateTime,
+) -> Result<EngineResponse, EngineError> {
+    match op {
+        Op::Lookup => {
+            let id = lease_id(&req)?;
+            let Some(info) = leases.lookup(&id).await? else {
+                return Err(EngineError::InvalidRequest("invalid lease".into()));
+            };
+            let now_ns = crate::token::nanos(now);
+            let mut d = crate::logical::object(json!({
+                "expire_time": info.expire_ns.map(at),
+                "id": id,
+                "issue_time": at(info.issue_ns),
+                "last_renewal": info.last_renewal_ns.map(at),
+                "path": info.path,
+                "renewable": info.renewable,
+                "ttl": info.expire_ns.map_or(0, |x| crate::token::ttl_left(x, now_ns)),
+            }));
+            if !info.revoke_err.is_empty() {
+                d.insert("revoke_error".into(), json!(info.revoke_err));
+            }
+            Ok(EngineResponse::data(d))
+        }
+        Op::List => Ok(EngineResponse::list(
+            leases.list(req.params.get("prefix")).await?,
+        )),
+        Op::Renew => {
+            let id = lease_id(&req)?;
+            let increment = fields::duration(&req.data, "increment")?;
+            let (le, warnings) = leases.renew(&id, increment).await?;
+            Ok(EngineResponse {
+                lease_id: le.lease_id,
+                renewable: le.renewable,
+                lease_duration: le.ttl,
+                warnings,
+                ..EngineResponse::default()
+            })
+        }
+        Op::Revoke => {
+            let id = lease_id(&req)?;
+            leases.revoke(&id).await?;
+            Ok(match fields::boolean(&req.data, "sync")?.unwrap_or(true) {
+                true => EngineResponse::no_content(),
+                false => accepted(),
+            })
+        }
+        Op::RevokePrefix | Op::RevokeForce => {
+            let force = op == Op::RevokeForce;
+            leases
+                .revoke_prefix(req.params.get("prefix"), force)
+                .await?;
+            let sync = force || fields::boolean(&req.data, "sync")?.unwrap_or(true);
+            Ok(if sync {
+                EngineResponse::no_content()
+            } else {
+                accepted()
+            })
+        }
+        Op::Tidy => {
+            let ended = leases.tidy().await?;
+            tracing::info!(ended, "lease tidy");
+            Ok(EngineResponse {
+                warnings: vec![TIDY_WARNING.into()],
+                ..accepted()
+            })
+        }
+    }
 }

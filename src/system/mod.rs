@@ -43,6 +43,7 @@ pub(crate) enum Route {
     LeaseRenew,
     LeaseRevoke,
     LeaseRevokePrefix,
+    LeaseRevokeForce,
     LeaseTidy,
 }
 
@@ -186,7 +187,7 @@ impl Backend for SystemBackend {
             .ops(Ops::WRITE)
             .flags(Flags::ROOT)
             .fields(&["sync"]),
-        Path::new("leases/revoke-force/{*prefix}", Route::LeaseRevokePrefix)
+        Path::new("leases/revoke-force/{*prefix}", Route::LeaseRevokeForce)
             .ops(Ops::WRITE)
             .flags(Flags::ROOT),
         Path::new("leases/tidy", Route::LeaseTidy).ops(Ops::WRITE),
@@ -250,17 +251,24 @@ impl Backend for SystemBackend {
                 let now = self.services.clock.now();
                 policies::handle(&self.services.policies, policies::Api::Legacy, req, now).await
             }
-            Route::LeaseLookup => {
-                leases::lookup(&self.services.tokens, &req, self.services.clock.now()).await
-            }
-            Route::LeaseList => leases::list(&self.services.tokens, req.params.get("prefix")).await,
-            Route::LeaseRenew => {
-                leases::renew(&self.services.tokens, &req, self.services.clock.now()).await
-            }
-            Route::LeaseRevoke => leases::revoke(&self.services.tokens, &req).await,
-            Route::LeaseRevokePrefix => leases::revoke_prefix(&self.services.tokens, &req).await,
-            Route::LeaseTidy => {
-                leases::tidy(&self.services.tokens, self.services.clock.now()).await
+            Route::LeaseLookup
+            | Route::LeaseList
+            | Route::LeaseRenew
+            | Route::LeaseRevoke
+            | Route::LeaseRevokePrefix
+            | Route::LeaseRevokeForce
+            | Route::LeaseTidy => {
+                let op = match route {
+                    Route::LeaseLookup => leases::Op::Lookup,
+                    Route::LeaseList => leases::Op::List,
+                    Route::LeaseRenew => leases::Op::Renew,
+                    Route::LeaseRevoke => leases::Op::Revoke,
+                    Route::LeaseRevokePrefix => leases::Op::RevokePrefix,
+                    Route::LeaseRevokeForce => leases::Op::RevokeForce,
+                    _ => leases::Op::Tidy,
+                };
+                let now = self.services.clock.now();
+                leases::handle(&self.services.leases, op, req, now).await
             }
             Route::WrappingWrap => match req.wrap_ttl {
                 Some(_) => Ok(EngineResponse::data(req.data)),

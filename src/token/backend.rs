@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use super::create::{self, auth_block, lookup_data, CreateRequest, Role};
-use super::{TokenEntry, TokenStore};
+use super::create::{self, auth_block, lookup_data, CreateCtx, CreateRequest};
+use super::{Role, TokenEntry, TokenStore};
 use crate::engine::{fields, Backend, Ctx, EngineError, EngineRequest, EngineResponse};
 use crate::engine::{Flags, Ops, Path};
 use crate::logical::{multierror, Body, Operation};
+use crate::policy::PolicyStore;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -62,57 +63,131 @@ const ROLE_FIELDS: &[&str] = &[
     "token_period",
     "token_no_default_policy",
     "token_type",
-    "token_ttl",
-    "token_max_ttl",
-    "token_policies",
     "token_bound_cidrs",
     "token_num_uses",
     "bound_cidrs",
+    "role_name",
 ];
 
 pub(crate) struct TokenBackend {
     store: Arc<TokenStore>,
+    /// For the `Policy "x" does not exist` warnings of token creation.
+    policies: Option<Arc<PolicyStore>>,
+}
+
+fn bad(m: &str) -> EngineError {
+    EngineError::InvalidRequest(m.into())
+}
+
+/// OpenBao's `logical.StatusBadRequest` texts, which its HTTP layer wraps as a multierror.
+fn status_bad_request(m: &str) -> EngineError {
+    EngineError::InvalidRequest(multierror(&[m.into()]))
 }
 
 impl TokenBackend {
-    pub(crate) fn new(store: Arc<TokenStore>) -> Self {
-        Self { store }
-    }
-
-    /// The token that sent the request. Read without the live filter: a token spending
-    /// its last use still looks itself up.
-    async fn caller(&self, req: &EngineRequest) -> Result<(String, TokenEntry), EngineError> {
-        let id = req.client_token.clone().unwrap_or_default();
-        match self.store.read(&self.store.salted(&id)).await? {
-            Some(e) if !id.is_empty() => Ok((id, e)),
-            _ => Err(EngineError::Forbidden("permission denied".into())),
+    pub(crate) fn new(store: Arc<TokenStore>, policies: Arc<PolicyStore>) -> Self {
+        Self {
+            store,
+            policies: Some(policies),
         }
     }
 
-    /// The token named by the `token` field.
-    async fn named(
+    /// Without a policy store (unit tests): no missing-policy warnings.
+    #[cfg(test)]
+    pub(crate) fn bare(store: Arc<TokenStore>) -> Self {
+        Self {
+            store,
+            policies: None,
+        }
+    }
+
+    /// The raw token the request names in `token`, or the caller's own when it names none
+    /// (OpenBao's `lookup` and the `*-self` paths).
+    fn token_or_self(req: &EngineRequest, field_only: bool) -> Result<String, EngineError> {
+        let named = fields::string(&req.data, "token")?.unwrap_or_default();
+        if !named.is_empty() || field_only {
+            return Ok(named);
+        }
+        Ok(req.client_token.clone().unwrap_or_default())
+    }
+
+    async fn warn_missing_policies(
         &self,
-        req: &EngineRequest,
-    ) -> Result<Option<(String, TokenEntry)>, EngineError> {
-        let id = fields::string(&req.data, "token")?.unwrap_or_default();
-        Ok(self.store.lookup(&id).await?.map(|e| (id, e)))
-    }
-
-    async fn by_accessor(&self, req: &EngineRequest) -> Result<TokenEntry, EngineError> {
-        let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
-        match self.store.lookup_accessor(&accessor).await? {
-            Some(e) => Ok((*e).clone()),
-            None => Err(EngineError::InvalidRequest(multierror(&[
-                "invalid accessor".into(),
-            ]))),
+        e: &TokenEntry,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let Some(store) = &self.policies else {
+            return Ok(());
+        };
+        for p in &e.policies {
+            if store.get(p).await?.is_none() {
+                warnings.push(format!("Policy {p:?} does not exist"));
+            }
         }
+        Ok(())
     }
-}
 
-fn auth_response(id: &str, e: &TokenEntry, now: time::OffsetDateTime) -> EngineResponse {
-    EngineResponse {
-        auth: Some(auth_block(id, e, now)),
-        ..EngineResponse::default()
+    async fn create(
+        &self,
+        ctx: &Ctx<'_>,
+        route: Route,
+        req: &EngineRequest,
+    ) -> Result<EngineResponse, EngineError> {
+        let store = &*self.store;
+        let client = req.client_token.clone().unwrap_or_default();
+        let parent = match store.lookup(&client).await? {
+            Some(p) => p,
+            None => return Err(bad("parent token lookup failed: no parent found")),
+        };
+        let (role, rel_path) = match route {
+            Route::CreateRole => {
+                let name = req.params.get("role").to_owned();
+                match store.role(&name).await? {
+                    Some(r) => (Some(r), format!("create/{name}")),
+                    None => return Err(bad(&format!("unknown role {name}"))),
+                }
+            }
+            Route::CreateOrphan => (None, "create-orphan".to_owned()),
+            _ => (None, "create".to_owned()),
+        };
+        let create_req = CreateRequest::parse(&req.data)?;
+        let c = CreateCtx {
+            store,
+            mount: ctx.mount,
+            parent: &parent,
+            sudo: req.sudo || parent.is_root(),
+            role: role.as_ref(),
+            orphan_path: route == Route::CreateOrphan,
+            rel_path: &rel_path,
+            now: ctx.clock.now(),
+        };
+        let (id, entry, mut warnings) = create::create(&c, create_req).await?;
+        self.warn_missing_policies(&entry, &mut warnings).await?;
+        Ok(EngineResponse {
+            auth: Some(auth_block(&id, &entry)),
+            warnings,
+            ..EngineResponse::default()
+        })
+    }
+
+    async fn renew(
+        &self,
+        ctx: &Ctx<'_>,
+        id: &str,
+        req: &EngineRequest,
+        show_token: bool,
+    ) -> Result<EngineResponse, EngineError> {
+        let Some(e) = self.store.lookup(id).await? else {
+            return Err(bad("token not found"));
+        };
+        let increment = fields::duration(&req.data, "increment")?;
+        let now = ctx.clock.now();
+        let out = create::renew(&self.store, ctx.mount, &e, increment, now).await?;
+        Ok(EngineResponse {
+            auth: Some(auth_block(if show_token { id } else { "" }, &out.entry)),
+            warnings: out.warnings,
+            ..EngineResponse::default()
+        })
     }
 }
 
@@ -130,7 +205,7 @@ impl Backend for TokenBackend {
             .ops(Ops::WRITE)
             .fields(CREATE_FIELDS),
         Path::new("lookup", Route::Lookup)
-            .ops(Ops::WRITE)
+            .ops(Ops::READ.union(Ops::WRITE))
             .fields(&["token"]),
         Path::new("lookup-self", Route::LookupSelf)
             .ops(Ops::READ.union(Ops::WRITE))
@@ -177,93 +252,109 @@ impl Backend for TokenBackend {
     ) -> Result<EngineResponse, EngineError> {
         let now = ctx.clock.now();
         let store = &*self.store;
-        let increment = || fields::duration(&req.data, "increment");
         match route {
             Route::Create | Route::CreateOrphan | Route::CreateRole => {
-                let (_, parent) = self.caller(&req).await?;
-                let role = match route {
-                    Route::CreateRole => {
-                        let name = req.params.get("role").to_lowercase();
-                        match store.role(&name).await? {
-                            Some(r) => Some(r),
-                            None => {
-                                return Err(EngineError::InvalidRequest(format!(
-                                    "unknown role {name}"
-                                )))
-                            }
-                        }
-                    }
-                    _ => None,
-                };
-                let create_req = CreateRequest::parse(&req.data)?;
-                let (id, entry, warnings) = create::create(
-                    store,
-                    &parent,
-                    req.sudo,
-                    create_req,
-                    role.as_ref(),
-                    route == Route::CreateOrphan,
-                    now,
-                )
-                .await?;
-                let mut resp = auth_response(&id, &entry, now);
-                resp.warnings = warnings;
-                Ok(resp)
+                self.create(ctx, route, &req).await
             }
-            Route::LookupSelf => {
-                let (id, e) = self.caller(&req).await?;
-                Ok(EngineResponse::data(lookup_data(&id, &e, now)))
-            }
-            Route::Lookup => match self.named(&req).await? {
-                Some((id, e)) => Ok(EngineResponse::data(lookup_data(&id, &e, now))),
-                None => Err(EngineError::Forbidden("bad token".into())),
-            },
-            Route::LookupAccessor => {
-                let e = self.by_accessor(&req).await?;
-                Ok(EngineResponse::data(lookup_data("", &e, now)))
-            }
-            Route::RenewSelf => {
-                let (id, e) = self.caller(&req).await?;
-                let renewed = create::renew(store, &e, increment()?, now).await?;
-                Ok(auth_response(&id, &renewed, now))
-            }
-            Route::Renew => match self.named(&req).await? {
-                Some((id, e)) => {
-                    let renewed = create::renew(store, &e, increment()?, now).await?;
-                    Ok(auth_response(&id, &renewed, now))
+            Route::Lookup | Route::LookupSelf => {
+                let id = Self::token_or_self(&req, false)?;
+                if id.is_empty() {
+                    return Err(bad("missing token ID"));
                 }
-                None => Err(EngineError::InvalidRequest("token not found".into())),
-            },
+                match store.lookup_tainted(&id).await? {
+                    Some(e) => Ok(EngineResponse::data(lookup_data(&id, &e, now))),
+                    None => Err(EngineError::Forbidden("bad token".into())),
+                }
+            }
+            Route::LookupAccessor => {
+                let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
+                if accessor.is_empty() {
+                    return Err(status_bad_request("missing accessor"));
+                }
+                match store.lookup_accessor_tainted(&accessor).await? {
+                    Some(e) => Ok(EngineResponse::data(lookup_data("", &e, now))),
+                    None => Err(status_bad_request("invalid accessor")),
+                }
+            }
+            Route::Renew | Route::RenewSelf => {
+                let id = match route {
+                    Route::RenewSelf => req.client_token.clone().unwrap_or_default(),
+                    _ => Self::token_or_self(&req, true)?,
+                };
+                if id.is_empty() {
+                    return Err(bad("missing token ID"));
+                }
+                self.renew(ctx, &id, &req, true).await
+            }
             Route::RenewAccessor => {
-                let e = self.by_accessor(&req).await?;
-                let renewed = create::renew(store, &e, increment()?, now).await?;
-                Ok(auth_response("", &renewed, now))
+                let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
+                if accessor.is_empty() {
+                    return Err(status_bad_request("missing accessor"));
+                }
+                let Some(e) = store.lookup_accessor_tainted(&accessor).await? else {
+                    return Err(status_bad_request("invalid accessor"));
+                };
+                if e.expired(crate::token::nanos(now)) || e.revocation_pending() {
+                    return Err(bad("token not found"));
+                }
+                let increment = fields::duration(&req.data, "increment")?;
+                let out = create::renew(store, ctx.mount, &e, increment, now).await?;
+                Ok(EngineResponse {
+                    auth: Some(auth_block("", &out.entry)),
+                    warnings: out.warnings,
+                    ..EngineResponse::default()
+                })
             }
-            Route::RevokeSelf => {
-                let (_, e) = self.caller(&req).await?;
-                store.revoke_tree(&e.salted_id).await?;
-                Ok(EngineResponse::no_content())
-            }
-            Route::Revoke => {
-                if let Some((_, e)) = self.named(&req).await? {
+            Route::Revoke | Route::RevokeSelf => {
+                let id = match route {
+                    Route::RevokeSelf => req.client_token.clone().unwrap_or_default(),
+                    _ => Self::token_or_self(&req, true)?,
+                };
+                if id.is_empty() && route == Route::Revoke {
+                    return Err(bad("missing token ID"));
+                }
+                // An unknown or already revoked token: nothing to do, still 204.
+                if let Some(e) = store.lookup(&id).await? {
                     store.revoke_tree(&e.salted_id).await?;
                 }
                 Ok(EngineResponse::no_content())
             }
             Route::RevokeAccessor => {
-                let e = self.by_accessor(&req).await?;
-                store.revoke_tree(&e.salted_id).await?;
-                Ok(EngineResponse::no_content())
+                let accessor = fields::string(&req.data, "accessor")?.unwrap_or_default();
+                if accessor.is_empty() {
+                    return Err(status_bad_request("missing accessor"));
+                }
+                match store.lookup_accessor_tainted(&accessor).await? {
+                    None => Ok(EngineResponse::no_content()
+                        .with_warning("No token found with this accessor")),
+                    Some(e) if e.expired(crate::token::nanos(now)) || e.revocation_pending() => {
+                        Err(bad("token not found"))
+                    }
+                    Some(e) => {
+                        store.revoke_tree(&e.salted_id).await?;
+                        Ok(EngineResponse::no_content())
+                    }
+                }
             }
             Route::RevokeOrphan => {
-                if let Some((_, e)) = self.named(&req).await? {
-                    store.revoke_orphan(&e.salted_id).await?;
+                let id = Self::token_or_self(&req, true)?;
+                if id.is_empty() {
+                    return Err(bad("missing token ID"));
                 }
-                Ok(EngineResponse::no_content())
+                if !req.sudo {
+                    return Err(bad("root or sudo privileges required to revoke and orphan"));
+                }
+                match store.lookup(&id).await? {
+                    Some(e) => {
+                        store.revoke_orphan(&e.salted_id).await?;
+                        Ok(EngineResponse::no_content())
+                    }
+                    None => Err(bad("token to revoke not found")),
+                }
             }
             Route::Roles => Ok(EngineResponse::list(store.roles().await?)),
             Route::Role => {
-                let name = req.params.get("name").to_lowercase();
+                let name = req.params.get("name").to_owned();
                 match req.op {
                     Operation::Read => Ok(match store.role(&name).await? {
                         Some(r) => EngineResponse::data(r.data()),
@@ -274,18 +365,19 @@ impl Backend for TokenBackend {
                         Ok(EngineResponse::no_content())
                     }
                     _ => {
-                        let mut role = match store.role(&name).await? {
-                            Some(r) => r,
-                            None => Role {
-                                name: name.clone(),
-                                renewable: true,
-                                token_type: "service".into(),
-                                ..Role::default()
-                            },
-                        };
-                        role.update(&req.data)?;
+                        let existing = store.role(&name).await?;
+                        let create = existing.is_none();
+                        let mut role = existing.unwrap_or_else(|| Role {
+                            name: name.clone(),
+                            ..Role::default()
+                        });
+                        let warnings =
+                            role.update(&req.data, create, ctx.mount.max_lease_ttl.as_secs())?;
                         store.put_role(&role).await?;
-                        Ok(EngineResponse::no_content())
+                        Ok(EngineResponse {
+                            warnings,
+                            ..EngineResponse::no_content()
+                        })
                     }
                 }
             }
@@ -312,11 +404,7 @@ impl Backend for TokenBackend {
         params: &crate::engine::Params,
     ) -> Result<bool, EngineError> {
         match route {
-            Route::Role => Ok(self
-                .store
-                .role(&params.get("name").to_lowercase())
-                .await?
-                .is_some()),
+            Route::Role => Ok(self.store.role(params.get("name")).await?.is_some()),
             _ => Ok(true),
         }
     }

@@ -13,15 +13,16 @@
 
 mod backend;
 mod create;
+mod roles;
 mod store;
 #[cfg(test)]
-#[path = "tests.rs"]
-mod store_tests;
+pub(crate) mod tests;
 mod wrapping;
 
 pub(crate) use backend::TokenBackend;
-pub(crate) use create::{renew, Role};
-pub(crate) use store::{nanos, spawn_expiry_worker, TokenStore};
+pub(crate) use create::{calculate_ttl, not_renewable, ttl_left, TtlInputs};
+pub(crate) use roles::Role;
+pub(crate) use store::{nanos, RevokeHook, TokenStore};
 
 use hmac::{Hmac, Mac};
 use rand::{distributions::Alphanumeric, Rng};

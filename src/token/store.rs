@@ -5,7 +5,7 @@
 //! salted id and the accessor, `parent/<salted parent>/<salted child>` the tree. A token id
 //! is never written anywhere.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -15,17 +15,28 @@ use zeroize::Zeroizing;
 
 use super::{Authenticated, Salt, TokenEntry, PREFIX, SALT_KEY};
 use crate::barrier::{BarrierError, View};
-use crate::engine::Clock;
+use crate::engine::{BoxFuture, Clock};
 use crate::logical::storage::{Storage, StorageOp};
-
-/// Revocations walk at most this many tokens per call, so a pathological tree cannot stall
-/// a request forever; what is left is revoked by the next call or the expiry worker.
-const MAX_REVOKE: usize = 100_000;
 
 #[derive(Serialize, Deserialize)]
 struct AccessorRecord {
     salted_id: String,
     accessor: String,
+}
+
+/// The `accessor/<salted accessor>` record of a token: its salted id (never the id).
+pub(super) fn accessor_record(entry: &TokenEntry) -> Vec<u8> {
+    serde_json::to_vec(&AccessorRecord {
+        salted_id: entry.salted_id.clone(),
+        accessor: entry.accessor.clone(),
+    })
+    .unwrap_or_default()
+}
+
+/// Told of every revoked token (by salted id) before its record goes, so what hangs off a
+/// token (its secret leases) goes with it. The expiration manager registers one.
+pub(crate) trait RevokeHook: Send + Sync {
+    fn revoked<'a>(&'a self, salted_id: &'a str) -> BoxFuture<'a, Result<(), BarrierError>>;
 }
 
 pub(crate) struct TokenStore {
@@ -41,6 +52,8 @@ pub(crate) struct TokenStore {
     writer: tokio::sync::Mutex<()>,
     /// The cubbyhole mount's storage: a revoked token's cubbyhole goes with it.
     cubbyhole: OnceLock<View>,
+    /// Told of each revocation (the expiration manager: the token's secret leases go too).
+    hook: OnceLock<Arc<dyn RevokeHook>>,
 }
 
 pub(crate) fn nanos(t: OffsetDateTime) -> i64 {
@@ -64,10 +77,15 @@ impl TokenStore {
             expiries: Default::default(),
             writer: tokio::sync::Mutex::new(()),
             cubbyhole: OnceLock::new(),
+            hook: OnceLock::new(),
         };
         for salted in store.view.list("id/").await? {
             if let Some(e) = store.read(&salted).await? {
-                if let Some(at) = e.expire_ns {
+                if e.revocation_pending() {
+                    // A revocation (or a last use) was under way when the server stopped:
+                    // finish it at the first tick.
+                    store.index_expiry(i64::MIN, &e.salted_id);
+                } else if let Some(at) = e.expire_ns {
                     store.index_expiry(at, &e.salted_id);
                 }
             }
@@ -80,8 +98,18 @@ impl TokenStore {
         let _ = self.cubbyhole.set(view);
     }
 
+    /// Who is told of revocations (set once, by the expiration manager).
+    pub(crate) fn set_revoke_hook(&self, hook: Arc<dyn RevokeHook>) {
+        let _ = self.hook.set(hook);
+    }
+
     pub(crate) fn salted(&self, id: &str) -> String {
         self.salt.salt_id(id)
+    }
+
+    /// The store's clock (the one tests move).
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     fn now_ns(&self) -> i64 {
@@ -123,7 +151,19 @@ impl TokenStore {
         Ok(self
             .read(salted)
             .await?
-            .filter(|e| !e.expired(now) && e.num_uses >= 0))
+            .filter(|e| !e.expired(now) && !e.revocation_pending()))
+    }
+
+    /// The record for `id` whatever its state (expired, last use spent), as OpenBao's
+    /// "tainted" lookup: what `auth/token/lookup*` shows.
+    pub(crate) async fn lookup_tainted(
+        &self,
+        id: &str,
+    ) -> Result<Option<TokenEntry>, BarrierError> {
+        if id.is_empty() {
+            return Ok(None);
+        }
+        self.read(&self.salt.salt_id(id)).await
     }
 
     /// The record for `id`, if it is a live token. Spends no use.
@@ -180,11 +220,8 @@ impl TokenStore {
         self.revoke_tree(&auth.entry.salted_id).await.map(|_| ())
     }
 
-    /// The token an accessor names.
-    pub(crate) async fn lookup_accessor(
-        &self,
-        accessor: &str,
-    ) -> Result<Option<Arc<TokenEntry>>, BarrierError> {
+    /// The salted id an accessor's record points at, whatever the token's state.
+    async fn accessor_target(&self, accessor: &str) -> Result<Option<String>, BarrierError> {
         if accessor.is_empty() {
             return Ok(None);
         }
@@ -192,10 +229,31 @@ impl TokenStore {
         let Some(raw) = self.view.get(&key).await? else {
             return Ok(None);
         };
-        let Ok(rec) = serde_json::from_slice::<AccessorRecord>(&raw) else {
+        Ok(serde_json::from_slice::<AccessorRecord>(&raw)
+            .ok()
+            .map(|r| r.salted_id))
+    }
+
+    /// The live token an accessor names.
+    pub(crate) async fn lookup_accessor(
+        &self,
+        accessor: &str,
+    ) -> Result<Option<Arc<TokenEntry>>, BarrierError> {
+        let Some(salted) = self.accessor_target(accessor).await? else {
             return Ok(None);
         };
-        Ok(self.live(&rec.salted_id).await?.map(Arc::new))
+        Ok(self.live(&salted).await?.map(Arc::new))
+    }
+
+    /// The token an accessor names, whatever its state (`lookup-accessor` shows it).
+    pub(crate) async fn lookup_accessor_tainted(
+        &self,
+        accessor: &str,
+    ) -> Result<Option<TokenEntry>, BarrierError> {
+        match self.accessor_target(accessor).await? {
+            Some(salted) => self.read(&salted).await,
+            None => Ok(None),
+        }
     }
 
     /// Every accessor of a stored token, for `auth/token/accessors`.
@@ -230,16 +288,11 @@ impl TokenStore {
     /// Store a new token: its record, accessor index and parent link in one batch.
     pub(crate) async fn insert(&self, entry: &TokenEntry) -> Result<(), BarrierError> {
         let record = serde_json::to_vec(entry).unwrap_or_default();
-        let accessor = serde_json::to_vec(&AccessorRecord {
-            salted_id: entry.salted_id.clone(),
-            accessor: entry.accessor.clone(),
-        })
-        .unwrap_or_default();
         let mut ops = vec![
             StorageOp::Put(format!("id/{}", entry.salted_id), record),
             StorageOp::Put(
                 format!("accessor/{}", self.salt.salt_id(&entry.accessor)),
-                accessor,
+                accessor_record(entry),
             ),
         ];
         if !entry.parent.is_empty() {
@@ -255,40 +308,78 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Revoke a token and every descendant, breadth first. Returns how many were revoked.
-    pub(crate) async fn revoke_tree(&self, salted: &str) -> Result<usize, BarrierError> {
+    /// Revoke a token and every descendant. The token is marked revoked first (no request
+    /// may use it from then on); then the tree is walked depth first, children before
+    /// parents, as OpenBao's `revokeTreeInternal` does, so a walk cut short by a storage
+    /// error leaves every remaining token still linked below a marked one, and the next
+    /// call (or the expiry worker) finishes it. Cycles are cut. Returns the salted ids
+    /// revoked, for whoever keeps per-token state.
+    pub(crate) async fn revoke_tree(&self, salted: &str) -> Result<Vec<String>, BarrierError> {
         let _w = self.writer.lock().await;
-        let mut queue = VecDeque::from([salted.to_owned()]);
-        let mut done = 0;
-        while let Some(next) = queue.pop_front() {
-            if done >= MAX_REVOKE {
-                break;
+        self.mark_pending(salted).await?;
+        let mut stack = vec![salted.to_owned()];
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut revoked = Vec::new();
+        while let Some(top) = stack.last().cloned() {
+            seen.insert(top.clone());
+            let mut children = Vec::new();
+            for child in self.view.list(&format!("parent/{top}/")).await? {
+                if seen.contains(&child) {
+                    tracing::warn!("token cycle found; cutting it");
+                    self.view.delete(&format!("parent/{top}/{child}")).await?;
+                } else {
+                    children.push(child);
+                }
             }
-            for child in self.view.list(&format!("parent/{next}/")).await? {
-                queue.push_back(child);
+            if children.is_empty() {
+                self.remove(&top).await?;
+                revoked.push(top);
+                stack.pop();
+            } else {
+                stack.extend(children);
             }
-            self.remove(&next).await?;
-            done += 1;
         }
-        Ok(done)
+        Ok(revoked)
     }
 
-    /// `revoke-orphan`: revoke one token, its children become orphans.
+    /// Mark a token as being revoked (OpenBao's `tokenRevocationPending`).
+    async fn mark_pending(&self, salted: &str) -> Result<(), BarrierError> {
+        if let Some(mut e) = self.read(salted).await? {
+            if !e.revocation_pending() {
+                e.num_uses = -1;
+                self.write_entry(&e).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `revoke-orphan`: revoke one token; its children become orphans.
     pub(crate) async fn revoke_orphan(&self, salted: &str) -> Result<(), BarrierError> {
         let _w = self.writer.lock().await;
+        self.mark_pending(salted).await?;
         for child in self.view.list(&format!("parent/{salted}/")).await? {
             if let Some(mut e) = self.read(&child).await? {
                 e.parent.clear();
                 self.write_entry(&e).await?;
             }
+            self.view
+                .delete(&format!("parent/{salted}/{child}"))
+                .await?;
         }
         self.remove(salted).await
     }
 
-    /// Delete one token's records, its cubbyhole and its link to its parent.
+    /// Delete one token: first what hangs off it (cubbyhole, leases), then its accessor,
+    /// its link to its parent and its record.
     async fn remove(&self, salted: &str) -> Result<(), BarrierError> {
         let entry = self.read(salted).await?;
-        let mut ops = vec![StorageOp::Delete(format!("id/{salted}"))];
+        if let Some(cubby) = self.cubbyhole.get() {
+            crate::logical::storage::delete_tree(cubby, &format!("{salted}/")).await?;
+        }
+        if let Some(hook) = self.hook.get() {
+            hook.revoked(salted).await?;
+        }
+        let mut ops = Vec::new();
         for child in self.view.list(&format!("parent/{salted}/")).await? {
             ops.push(StorageOp::Delete(format!("parent/{salted}/{child}")));
         }
@@ -301,6 +392,7 @@ impl TokenStore {
                 ops.push(StorageOp::Delete(format!("parent/{}/{salted}", e.parent)));
             }
         }
+        ops.push(StorageOp::Delete(format!("id/{salted}")));
         self.view.batch(Vec::new(), ops).await?;
         if let Ok(mut cache) = self.cache.write() {
             cache.remove(salted);
@@ -310,29 +402,28 @@ impl TokenStore {
                 x.remove(&(at, salted.to_owned()));
             }
         }
-        if let Some(cubby) = self.cubbyhole.get() {
-            crate::logical::storage::delete_tree(cubby, &format!("{salted}/")).await?;
-        }
         Ok(())
     }
 
-    /// Revoke every token that expired by `now`. The expiry worker calls this; tests call
-    /// it with a clock they move. Returns how many tokens were revoked.
+    /// Revoke every token that expired by `now` (and finish revocations left pending). The
+    /// expiration manager's tick calls this; tests call it with a clock they move. Returns
+    /// how many tokens were revoked.
     pub(crate) async fn expire_due(&self, now: OffsetDateTime) -> Result<usize, BarrierError> {
         let now = nanos(now);
         let due: Vec<(i64, String)> = match self.expiries.read() {
-            Ok(x) => x.iter().take_while(|(at, _)| *at <= now).cloned().collect(),
+            Ok(x) => x.iter().take_while(|(at, _)| *at < now).cloned().collect(),
             Err(_) => Vec::new(),
         };
         let mut revoked = 0;
         for (at, salted) in due {
+            // Renewed since it was indexed: its later entry in the index covers it.
+            let expired = matches!(self.read(&salted).await?,
+                Some(e) if e.expired(now) || (at == i64::MIN && e.revocation_pending()));
+            if expired {
+                revoked += self.revoke_tree(&salted).await?.len();
+            }
             if let Ok(mut x) = self.expiries.write() {
                 x.remove(&(at, salted.clone()));
-            }
-            // Renewed since it was indexed: a later entry in the index covers it.
-            match self.read(&salted).await? {
-                Some(e) if e.expired(now) => revoked += self.revoke_tree(&salted).await?,
-                _ => {}
             }
         }
         Ok(revoked)
@@ -343,21 +434,34 @@ impl TokenStore {
         self.expiries.read().ok()?.iter().next().map(|(at, _)| *at)
     }
 
-    /// Every live token whose lease id starts with `prefix` (`sys/leases/revoke-prefix`,
-    /// `lookup/<prefix>`).
-    pub(crate) async fn with_lease_prefix(
-        &self,
-        prefix: &str,
-    ) -> Result<Vec<TokenEntry>, BarrierError> {
+    /// Every stored token that has a lease, live or not (`sys/leases` looks at these).
+    pub(crate) async fn leased(&self) -> Result<Vec<TokenEntry>, BarrierError> {
         let mut out = Vec::new();
         for salted in self.view.list("id/").await? {
-            if let Some(e) = self.live(&salted).await? {
-                if e.ttl > 0 && e.lease_id().starts_with(prefix) {
+            if let Some(e) = self.read(&salted).await? {
+                if !e.no_lease {
                     out.push(e);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// The token whose lease id this is (`<path>/<salted id>`), whatever its state.
+    pub(crate) async fn by_lease_id(
+        &self,
+        lease_id: &str,
+    ) -> Result<Option<TokenEntry>, BarrierError> {
+        let Some((_, salted)) = lease_id.rsplit_once('/') else {
+            return Ok(None);
+        };
+        if salted.is_empty() || salted.contains('.') {
+            return Ok(None);
+        }
+        Ok(self
+            .read(salted)
+            .await?
+            .filter(|e| !e.no_lease && e.lease_id() == lease_id))
     }
 
     /// Roles.
@@ -382,27 +486,4 @@ impl TokenStore {
         r.sort();
         Ok(r)
     }
-}
-
-/// The expiry worker: revokes tokens as they expire, for as long as the store lives (it
-/// holds only a weak handle, so sealing, which drops the store, ends it).
-pub(crate) fn spawn_expiry_worker(store: &Arc<TokenStore>) -> tokio::task::JoinHandle<()> {
-    let weak = Arc::downgrade(store);
-    tokio::spawn(async move {
-        loop {
-            let Some(store) = weak.upgrade() else { return };
-            let now = store.clock.now();
-            if let Err(e) = store.expire_due(now).await {
-                tracing::warn!(error = %e, "token expiry failed; retrying");
-            }
-            // Wake for the next expiry, but at least once a second (a renewal or a new
-            // token may bring the next one closer).
-            let wait = store
-                .next_expiry()
-                .map(|at| ((at - nanos(store.clock.now())).max(0) as u64).min(1_000_000_000))
-                .unwrap_or(1_000_000_000);
-            drop(store);
-            tokio::time::sleep(std::time::Duration::from_nanos(wait.max(10_000_000))).await;
-        }
-    })
 }

@@ -11,7 +11,6 @@ use super::{generate_id, random_base62, TokenEntry, TokenStore};
 use crate::barrier::BarrierError;
 
 impl TokenStore {
-    /// A fresh wrapping token that lives for `ttl`.
     /// A fresh wrapping token that lives for `ttl`: an orphan with one use, so using it
     /// anywhere but to unwrap spends it.
     pub(crate) async fn create_wrapping_token(
@@ -40,6 +39,8 @@ impl TokenStore {
             expire_ns: Some(issue + ttl.as_nanos().min(i64::MAX as u128) as i64),
             last_renewal_ns: None,
             role: String::new(),
+            lease_ttl: ttl.as_secs(),
+            no_lease: false,
         };
         self.insert(&entry).await?;
         Ok((id, entry))
