@@ -17,7 +17,12 @@ use crate::policy::AclRequest;
 use crate::token::Authenticated;
 
 impl super::Core {
-    pub(crate) async fn handle(&self, req: Request) -> Result<Response> {
+    pub(crate) async fn handle(&self, mut req: Request) -> Result<Response> {
+        // Policy names are case-insensitive: OpenBao lower-cases a policy path before the
+        // ACL and the handler see it (`sys/policies/acl/APONO-1` is `apono-1`).
+        if req.path.starts_with("sys/policy/") || req.path.starts_with("sys/policies/") {
+            req.path = req.path.to_lowercase();
+        }
         // 0. The barrier must be open.
         let unsealed = self.unsealed()?;
         let resolved = unsealed.router.resolve(&req.path);

