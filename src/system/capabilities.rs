@@ -31,7 +31,9 @@ pub(super) async fn capabilities(
     q: CapabilitiesQuery,
 ) -> Result<EngineResponse, EngineError> {
     let Some(policies) = q.token_policies else {
-        return Err(EngineError::InvalidRequest("invalid token".into()));
+        return Err(EngineError::InvalidRequest(crate::logical::multierror(&[
+            "invalid token".into(),
+        ])));
     };
     let acl = store.acl(&policies).await?;
     let mut data = Data::new();

@@ -308,12 +308,15 @@ impl SystemBackend {
         let body_token = fields::string(&req.data, "token")?.filter(|t| !t.is_empty());
         let token = match (route, body_token) {
             (_, Some(t)) => t,
-            (Route::WrappingUnwrap, None) => req.client_token.clone().unwrap_or_default(),
-            (_, None) => {
-                return Err(EngineError::InvalidRequest(
-                    "missing \"token\" field".into(),
-                ))
-            }
+            // No token in the body: the wrapping token is the one the request was sent with.
+            (_, None) => match req.client_token.clone() {
+                Some(t) => t,
+                None => {
+                    return Err(EngineError::Forbidden(
+                        "error validating wrapping token: token is empty".into(),
+                    ))
+                }
+            },
         };
         match route {
             Route::WrappingLookup => {
@@ -364,7 +367,11 @@ impl SystemBackend {
                 }
                 match tokens.lookup_accessor(&accessor).await? {
                     Some(e) => Some(e.policies.clone()),
-                    None => return Err(EngineError::InvalidRequest("invalid accessor".into())),
+                    None => {
+                        return Err(EngineError::InvalidRequest(crate::logical::multierror(&[
+                            "invalid accessor".into(),
+                        ])))
+                    }
                 }
             }
             _ => {

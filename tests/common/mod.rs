@@ -815,3 +815,85 @@ impl Api {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shared by the token and policy tests (tests/tokens.rs, tests/policies.rs).
+
+/// As [`bao`], with `input` written to the command's stdin (e.g. `bao policy write NAME -`).
+pub fn bao_with_stdin(addr: &str, token: Option<&str>, args: &[&str], input: &str) -> BaoRun {
+    let mut cmd = Command::new(bao_bin());
+    cmd.args(args)
+        .env("BAO_ADDR", addr)
+        .env_remove("BAO_TOKEN")
+        .env_remove("VAULT_TOKEN")
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(t) = token {
+        cmd.env("BAO_TOKEN", t);
+    }
+    let mut child = cmd.spawn().expect("run bao");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("wait for bao");
+    let _ = writer.join();
+    BaoRun {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+impl Server {
+    /// `bao` against this server with `input` on stdin.
+    pub fn bao_stdin(&self, token: Option<&str>, args: &[&str], input: &str) -> BaoRun {
+        bao_with_stdin(&self.addr(), token, args, input)
+    }
+
+    /// `bao token create -format=json <args>` as `token`: the `auth` block of the answer.
+    #[track_caller]
+    pub fn create_token(&self, token: &str, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["token", "create", "-format=json"];
+        all.extend_from_slice(args);
+        self.bao(Some(token), &all).ok().json()["auth"].clone()
+    }
+
+    /// As [`Server::create_token`], only the new token's id.
+    #[track_caller]
+    pub fn new_token(&self, token: &str, args: &[&str]) -> String {
+        self.create_token(token, args)["client_token"]
+            .as_str()
+            .expect("client_token")
+            .to_owned()
+    }
+
+    /// `bao policy write NAME -` with this HCL on stdin, as `token`.
+    #[track_caller]
+    pub fn write_policy(&self, token: &str, name: &str, hcl: &str) {
+        self.bao_stdin(Some(token), &["policy", "write", name, "-"], hcl)
+            .ok();
+    }
+}
+
+impl Resp {
+    /// Assert the ACL's 403: `{"errors":["1 error occurred:\n\t* permission denied\n\n"]}`.
+    #[track_caller]
+    pub fn expect_acl_denied(&self) {
+        self.expect_errors(403, &["1 error occurred:\n\t* permission denied\n\n"]);
+    }
+
+    /// Assert the 403 for a missing, unknown, expired or revoked token:
+    /// `{"errors":["permission denied"]}`.
+    #[track_caller]
+    pub fn expect_bad_token(&self) {
+        self.expect_errors(403, &["permission denied"]);
+    }
+}
