@@ -295,7 +295,7 @@ fn path_rule(key: &str, fields: &Map<String, Value>) -> Result<PathRule, ParseEr
                 // the way out of the HCL decoder).
                 return Err(ParseError(format!(
                     "path {key:?}: path {key:?}: invalid capability {name:?}"
-                )))
+                )));
             }
         }
     }
