@@ -52,7 +52,7 @@ async fn token_leases_look_up_list_and_revoke() {
     assert_eq!(f.leases.list("").await.expect("list"), ["auth/"]);
     assert_eq!(
         f.leases.list("auth/token/create/").await.expect("list"),
-        [salted.clone()]
+        std::slice::from_ref(&salted)
     );
     // Tokens renew at auth/token, not here.
     let e = f.leases.renew(&id, None).await.expect_err("renew");
@@ -110,7 +110,10 @@ async fn secret_leases_expire_renew_and_go_with_their_token() {
     assert_eq!(f.leases.tick(f.clock.now()).await.expect("tick"), 0);
     f.clock.advance(Duration::from_millis(1));
     assert_eq!(f.leases.tick(f.clock.now()).await.expect("tick"), 1);
-    assert_eq!(*r.revoked.lock().expect("l"), [le.lease_id.clone()]);
+    assert_eq!(
+        *r.revoked.lock().expect("l"),
+        std::slice::from_ref(&le.lease_id)
+    );
     assert!(f.leases.lookup(&le.lease_id).await.expect("l").is_none());
 
     // A token's revocation takes its secret leases (at the next tick).

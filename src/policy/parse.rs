@@ -15,6 +15,9 @@ use super::{Caps, ParamValue, PathRule, Perms, Policy};
 #[error("failed to parse policy: {0}")]
 pub(crate) struct ParseError(pub(crate) String);
 
+/// The `path` blocks of a policy: each pattern with its fields as JSON.
+type Blocks = Vec<(String, Map<String, Value>)>;
+
 const PATH_KEYS: &[&str] = &[
     "comment",
     "policy",
@@ -54,7 +57,7 @@ pub(crate) fn parse(name: &str, raw: &str) -> Result<Policy, ParseError> {
 }
 
 /// The `path` blocks of an HCL policy, each with its fields as JSON.
-fn hcl_blocks(raw: &str) -> Result<Vec<(String, Map<String, Value>)>, ParseError> {
+fn hcl_blocks(raw: &str) -> Result<Blocks, ParseError> {
     // HCL 1, which OpenBao parses, allows several attributes on one line
     // (`path "x" { capabilities = ["read"] min_wrapping_ttl = "1m" }`); HCL 2 wants a
     // newline between them, so a text that fails is tried once more with them added.
@@ -186,7 +189,7 @@ fn body_object(body: hcl::Body) -> Map<String, Value> {
 }
 
 /// The `path` entries of a JSON policy: `{"path": {"p": {...}}}`, or a list of such maps.
-fn json_blocks(raw: &str) -> Result<Vec<(String, Map<String, Value>)>, ParseError> {
+fn json_blocks(raw: &str) -> Result<Blocks, ParseError> {
     let root: Value = serde_json::from_str(raw).map_err(|e| ParseError(e.to_string()))?;
     let Value::Object(root) = root else {
         return Err(ParseError("does not contain a root object".into()));

@@ -770,7 +770,7 @@ pub fn seeded(key: &str) -> bool {
         h ^= b as u64;
         h = h.wrapping_mul(0x100_0000_01b3);
     }
-    h % 2 == 0
+    h.is_multiple_of(2)
 }
 
 fn body_value(rng: &mut Rng) -> Value {
@@ -952,10 +952,10 @@ pub fn steps(
     let mut out = Vec::new();
     let mut touched: BTreeSet<String> = BTreeSet::new();
     for (i, c) in cases.into_iter().enumerate() {
-        if matches!(c.method, "POST" | "PUT" | "DELETE") {
-            if c.acl_path.starts_with("kv/") || c.acl_path.starts_with("secret/") {
-                touched.insert(c.acl_path.clone());
-            }
+        if matches!(c.method, "POST" | "PUT" | "DELETE")
+            && (c.acl_path.starts_with("kv/") || c.acl_path.starts_with("secret/"))
+        {
+            touched.insert(c.acl_path.clone());
         }
         out.push(Step::Case(c));
         if (i + 1) % 100 == 0 {
