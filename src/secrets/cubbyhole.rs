@@ -1,12 +1,10 @@
 //! `cubbyhole/`: private storage per token. Each token sees only its own cubbyhole, which is
 //! named by the token's salted id (never the id itself), and is gone with the token.
 
-use serde_json::Value;
-
 use crate::engine::{Backend, Ctx, EngineError, EngineRequest, EngineResponse};
 use crate::engine::{Flags, Ops, Params, Path};
 use crate::logical::storage::{delete_tree, Storage};
-use crate::logical::{Data, Operation};
+use crate::secrets::kv;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -52,38 +50,11 @@ impl Backend for Cubbyhole {
             Some(id) => prefix(id),
             None => return Err(EngineError::InvalidRequest("client token empty".into())),
         };
-        let path = req.params.get("path");
-        let key = format!("{owner}{path}");
-        match req.op {
-            Operation::Read => {
-                let Some(raw) = ctx.storage.get(&key).await? else {
-                    return Ok(EngineResponse::not_found());
-                };
-                match serde_json::from_slice::<Value>(&raw) {
-                    Ok(Value::Object(map)) => Ok(EngineResponse::data(map)),
-                    _ => Err(EngineError::InvalidRequest(
-                        "json decoding failed: the stored value is not an object".into(),
-                    )),
-                }
-            }
-            Operation::List => Ok(EngineResponse::list(ctx.storage.list(&key).await?)),
-            Operation::Create | Operation::Update => {
-                if path.is_empty() {
-                    return Err(EngineError::InvalidRequest("missing path".into()));
-                }
-                if req.data.is_empty() {
-                    return Err(EngineError::InvalidRequest("missing data fields".into()));
-                }
-                let bytes = encode(&req.data)?;
-                ctx.storage.put(&key, &bytes).await?;
-                Ok(EngineResponse::no_content())
-            }
-            Operation::Delete => {
-                ctx.storage.delete(&key).await?;
-                Ok(EngineResponse::no_content())
-            }
-            Operation::Patch => Err(EngineError::UnsupportedOperation),
+        let path = req.params.get("path").to_owned();
+        if req.op.is_write() && path.is_empty() {
+            return Err(EngineError::InvalidRequest("missing path".into()));
         }
+        kv::v1::serve(ctx, &format!("{owner}{path}"), &path, req).await
     }
 
     async fn exists(
@@ -97,9 +68,4 @@ impl Backend for Cubbyhole {
         let _ = (ctx, params);
         Ok(true)
     }
-}
-
-fn encode(data: &Data) -> Result<Vec<u8>, EngineError> {
-    serde_json::to_vec(data)
-        .map_err(|e| EngineError::InvalidRequest(format!("failed to encode data: {e}")))
 }

@@ -8,7 +8,7 @@
 //! Keeping v1 under its own prefix makes the v1 → v2 upgrade ([`upgrade_to_v2`]) a copy that
 //! cannot collide with v2 records, and that can be repeated if it is interrupted.
 
-mod v1;
+pub(crate) mod v1;
 pub(crate) mod v2;
 
 use std::collections::BTreeMap;

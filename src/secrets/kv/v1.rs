@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::engine::{fields, Backend, Ctx, EngineError, EngineRequest, EngineResponse};
 use crate::engine::{Flags, Ops, Params, Path};
-use crate::logical::{Data, Operation};
+use crate::logical::{Body, Operation};
 
 pub(super) const PREFIX: &str = "v1/";
 
@@ -38,25 +38,17 @@ impl Backend for KvV1 {
     ) -> Result<EngineResponse, EngineError> {
         let Route::Key = route;
         let key = format!("{PREFIX}{}", req.params.get("path"));
-        match req.op {
-            Operation::Read => read(ctx, &key).await,
-            Operation::List => Ok(EngineResponse::list(ctx.storage.list(&key).await?)),
-            Operation::Create | Operation::Update => {
-                if req.data.is_empty() {
-                    return Err(EngineError::InvalidRequest("missing data fields".into()));
-                }
-                let bytes = serde_json::to_vec(&req.data).map_err(|e| {
-                    EngineError::InvalidRequest(format!("failed to encode data: {e}"))
-                })?;
-                ctx.storage.put(&key, &bytes).await?;
-                Ok(EngineResponse::no_content())
-            }
-            Operation::Delete => {
-                ctx.storage.delete(&key).await?;
-                Ok(EngineResponse::no_content())
-            }
-            Operation::Patch => Err(EngineError::UnsupportedOperation),
+        let mut resp = serve(ctx, &key, &key, req).await?;
+        if let Body::Data(data) = &resp.body {
+            // OpenBao reports a `ttl` (or `lease`) key as the lease duration, uncapped; one
+            // that is not a duration is ignored in favour of the mount's default TTL.
+            let ttl = ["ttl", "lease"]
+                .iter()
+                .find_map(|f| fields::duration(data, f).ok().flatten())
+                .unwrap_or(ctx.mount.default_lease_ttl);
+            resp.lease_duration = ttl.as_secs();
         }
+        Ok(resp)
     }
 
     async fn exists(
@@ -70,25 +62,40 @@ impl Backend for KvV1 {
     }
 }
 
-async fn read(ctx: &Ctx<'_>, key: &str) -> Result<EngineResponse, EngineError> {
-    let Some(raw) = ctx.storage.get(key).await? else {
-        return Ok(EngineResponse::not_found());
-    };
-    let data: Data = match serde_json::from_slice::<Value>(&raw) {
-        Ok(Value::Object(map)) => map,
-        _ => {
-            return Err(EngineError::InvalidRequest(format!(
-                "the value stored at {key:?} is not a JSON object"
-            )))
+/// One JSON object per key, replaced whole on every write: what KV v1 and cubbyhole both
+/// serve. `shown` names the key in errors (without the storage prefix).
+pub(crate) async fn serve(
+    ctx: &Ctx<'_>,
+    key: &str,
+    shown: &str,
+    req: EngineRequest,
+) -> Result<EngineResponse, EngineError> {
+    match req.op {
+        Operation::Read => {
+            let Some(raw) = ctx.storage.get(key).await? else {
+                return Ok(EngineResponse::not_found());
+            };
+            match serde_json::from_slice::<Value>(&raw) {
+                Ok(Value::Object(map)) => Ok(EngineResponse::data(map)),
+                _ => Err(EngineError::InvalidRequest(format!(
+                    "the value stored at {shown:?} is not a JSON object"
+                ))),
+            }
         }
-    };
-    // OpenBao reports a `ttl` (or `lease`) key as the lease duration, uncapped; one that is
-    // not a duration is ignored in favour of the mount's default TTL.
-    let ttl = ["ttl", "lease"]
-        .iter()
-        .find_map(|f| fields::duration(&data, f).ok().flatten())
-        .unwrap_or(ctx.mount.default_lease_ttl);
-    let mut resp = EngineResponse::data(data);
-    resp.lease_duration = ttl.as_secs();
-    Ok(resp)
+        Operation::List => Ok(EngineResponse::list(ctx.storage.list(key).await?)),
+        Operation::Create | Operation::Update => {
+            if req.data.is_empty() {
+                return Err(EngineError::InvalidRequest("missing data fields".into()));
+            }
+            let bytes = serde_json::to_vec(&req.data)
+                .map_err(|e| EngineError::InvalidRequest(format!("failed to encode data: {e}")))?;
+            ctx.storage.put(key, &bytes).await?;
+            Ok(EngineResponse::no_content())
+        }
+        Operation::Delete => {
+            ctx.storage.delete(key).await?;
+            Ok(EngineResponse::no_content())
+        }
+        Operation::Patch => Err(EngineError::UnsupportedOperation),
+    }
 }
