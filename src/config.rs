@@ -52,8 +52,20 @@ pub struct Config {
     pub log_level: Option<String>,
     /// Accepted and ignored: Coffer serves no web UI.
     pub ui: bool,
+    /// `user_lockout "<method type>|all" { ... }` stanzas, by label.
+    pub user_lockout: std::collections::BTreeMap<String, UserLockout>,
     /// Unknown fields met while parsing, to be logged once logging is set up.
     pub warnings: Vec<String>,
+}
+
+/// One `user_lockout` stanza. Unset fields fall back to a less specific stanza, then to
+/// OpenBao's defaults (5 attempts, 15 minutes, 15 minutes).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserLockout {
+    pub lockout_threshold: Option<u64>,
+    pub lockout_duration: Option<Duration>,
+    pub lockout_counter_reset: Option<Duration>,
+    pub disable_lockout: Option<bool>,
 }
 
 /// One `listener "tcp"` block.
@@ -146,6 +158,10 @@ impl Config {
                         config.seal = Some(seal);
                     }
                 }
+                "user_lockout" => {
+                    let (label, stanza) = p.user_lockout(block)?;
+                    config.user_lockout.insert(label, stanza);
+                }
                 other => p.warn(other),
             }
         }
@@ -163,7 +179,34 @@ impl Config {
         self.log_level = other.log_level.or(self.log_level.take());
         self.disable_mlock |= other.disable_mlock;
         self.ui |= other.ui;
+        self.user_lockout.extend(other.user_lockout);
         self.warnings.extend(other.warnings);
+    }
+
+    /// The lockout settings the core applies: the stanzas, and `BAO_DISABLE_USER_LOCKOUT`
+    /// (or `VAULT_DISABLE_USER_LOCKOUT`) turning it off everywhere, as in OpenBao.
+    pub(crate) fn user_lockout(&self) -> crate::auth::lockout::ServerLockout {
+        let env_off = ["BAO_DISABLE_USER_LOCKOUT", "VAULT_DISABLE_USER_LOCKOUT"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .any(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+        let by_kind = self
+            .user_lockout
+            .iter()
+            .map(|(k, u)| {
+                let c = crate::router::UserLockoutConfig {
+                    lockout_threshold: u.lockout_threshold.unwrap_or(0),
+                    lockout_duration: u.lockout_duration.map_or(0, |d| d.as_secs()),
+                    lockout_counter_reset: u.lockout_counter_reset.map_or(0, |d| d.as_secs()),
+                    disable_lockout: u.disable_lockout.unwrap_or(false),
+                };
+                (k.clone(), c)
+            })
+            .collect();
+        crate::auth::lockout::ServerLockout {
+            by_kind,
+            disabled: env_off,
+        }
     }
 
     /// What a server needs before it can start.
@@ -274,6 +317,37 @@ impl Parser<'_> {
                 "expected exactly one label, e.g. listener \"tcp\" { ... }",
             )),
         }
+    }
+
+    fn user_lockout(&mut self, block: &Block) -> Result<(String, UserLockout), ConfigError> {
+        let label = self.label(block)?;
+        if !matches!(label, "all" | "userpass" | "approle" | "ldap") {
+            return Err(self.invalid(
+                "user_lockout",
+                format!("unsupported auth method {label:?}; use \"all\", \"userpass\", \"approle\" or \"ldap\""),
+            ));
+        }
+        let mut u = UserLockout::default();
+        for attr in block.body().attributes() {
+            let (key, expr) = (attr.key(), attr.expr());
+            let field = format!("user_lockout.{label}.{key}");
+            match key {
+                "lockout_threshold" => {
+                    let n = self.string(&field, expr)?;
+                    u.lockout_threshold = Some(
+                        n.parse()
+                            .map_err(|_| self.invalid(&field, "expected a number of attempts"))?,
+                    );
+                }
+                "lockout_duration" => u.lockout_duration = Some(self.duration(&field, expr)?),
+                "lockout_counter_reset" => {
+                    u.lockout_counter_reset = Some(self.duration(&field, expr)?)
+                }
+                "disable_lockout" => u.disable_lockout = Some(self.bool(&field, expr)?),
+                other => self.warn(&format!("user_lockout.{label}.{other}")),
+            }
+        }
+        Ok((label.to_owned(), u))
     }
 
     fn listener(&mut self, block: &Block) -> Result<Listener, ConfigError> {

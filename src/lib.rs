@@ -23,6 +23,7 @@
 //!
 //! Only [`Server`], [`Config`] and what tests need are public; everything else is `pub(crate)`.
 
+pub(crate) mod auth;
 pub(crate) mod barrier;
 pub mod config;
 pub(crate) mod core;

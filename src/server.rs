@@ -84,7 +84,7 @@ impl Server {
                 SealKind::Static(Arc::new(wrapper))
             }
         };
-        let core = Core::open(backend, seal).await?;
+        let core = Core::open(backend, seal, config.user_lockout()).await?;
         Ok(Self {
             core,
             listeners: config.listeners.clone(),

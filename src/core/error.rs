@@ -63,6 +63,7 @@ impl From<EngineError> for Error {
             EngineError::UnsupportedOperation => Error::UnsupportedOperation,
             e @ EngineError::PreflightDenied(_) => Error::Forbidden(e.to_string()),
             EngineError::Forbidden(msg) => Error::Forbidden(msg),
+            EngineError::InvalidCredentials(msg) => Error::InvalidRequest(msg),
             EngineError::Storage(e) => Error::Internal(e.to_string()),
         }
     }

@@ -7,6 +7,7 @@
 //! May not: know HTTP types (that is `http`), or engine internals.
 
 mod error;
+mod login;
 mod pipeline;
 pub(crate) mod seal;
 mod unsealed;
@@ -21,6 +22,7 @@ pub(crate) use error::{Error, Result};
 use seal::SealKind;
 pub(crate) use unsealed::{Services, Unsealed};
 
+use crate::auth::lockout::ServerLockout;
 use crate::barrier::Barrier;
 use crate::token;
 
@@ -40,6 +42,8 @@ struct Shared {
     // Serialises init, unseal and seal, which do storage I/O between reading and writing
     // `state`; held across `.await`, hence tokio's.
     lifecycle: tokio::sync::Mutex<()>,
+    /// The configuration's `user_lockout` stanzas, applied at every unseal.
+    lockout: ServerLockout,
 }
 
 /// The handle every HTTP handler holds.
@@ -95,7 +99,11 @@ pub(crate) enum Health {
 impl Core {
     /// Open the core over `backend`. With an auto seal and an initialized data directory
     /// this also unseals, as OpenBao does at start.
-    pub(crate) async fn open(backend: Arc<dyn storage::Backend>, seal: SealKind) -> Result<Self> {
+    pub(crate) async fn open(
+        backend: Arc<dyn storage::Backend>,
+        seal: SealKind,
+        lockout: ServerLockout,
+    ) -> Result<Self> {
         let state = match seal::unseal_config(&*backend, &seal).await? {
             Some(config) => State::Sealed(UnsealProgress::new(config.secret_threshold.max(1) as usize)),
             None if seal::is_initialized(&*backend).await? => {
@@ -112,6 +120,7 @@ impl Core {
                 seal,
                 state: RwLock::new(state),
                 lifecycle: tokio::sync::Mutex::new(()),
+                lockout,
             }),
         };
         if let SealKind::Static(wrapper) = &core.shared.seal {
@@ -268,7 +277,7 @@ impl Core {
                 ));
             }
             SealKind::Static(_) => {
-                let unsealed = Unsealed::load(Arc::new(barrier)).await?;
+                let unsealed = Unsealed::load(Arc::new(barrier), &self.shared.lockout).await?;
                 *self.write_state() = State::Unsealed(Arc::new(unsealed));
             }
         }
@@ -361,7 +370,7 @@ impl Core {
         let root =
             Key::from_slice(root).map_err(|e| Error::Internal(format!("stored root key: {e}")))?;
         let barrier = Barrier::unlock(self.shared.backend.clone(), &root).await?;
-        let unsealed = Unsealed::load(Arc::new(barrier)).await?;
+        let unsealed = Unsealed::load(Arc::new(barrier), &self.shared.lockout).await?;
         *self.write_state() = State::Unsealed(Arc::new(unsealed));
         tracing::info!("unsealed");
         Ok(())

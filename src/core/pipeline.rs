@@ -14,6 +14,7 @@ use crate::engine::{Ctx, EngineRequest, Flags};
 use crate::logical::{Operation, Request, Response};
 use crate::policy::acl::Decision;
 use crate::policy::AclRequest;
+use crate::router::MountTable;
 use crate::token::Authenticated;
 
 impl super::Core {
@@ -42,6 +43,15 @@ impl super::Core {
         let auth = match skip {
             true => None,
             false => match unsealed.authenticate(req.token.as_deref()).await {
+                // A token bound to CIDR blocks is no token at all from elsewhere.
+                Ok(a)
+                    if !crate::auth::tokenutil::remote_allowed(
+                        &a.entry.bound_cidrs,
+                        req.connection.remote_addr,
+                    ) =>
+                {
+                    return Err(Error::PermissionDenied)
+                }
                 Ok(a) => Some(a),
                 // Unwrapping with the wrapping token as the client token: a spent or
                 // unknown one is a bad wrapping token, not a bad client (OpenBao's 400).
@@ -130,8 +140,18 @@ async fn handle_authenticated(
         client_id: auth.map(|a| a.entry.salted_id.clone()),
         sudo: decision.sudo,
         wrap_ttl: req.wrap_ttl,
+        connection: req.connection.clone(),
     };
-    let mut resp = mount.backend.handle(&ctx, m, engine_req).await?;
+    // A login: lockout around the engine, and the token it earns after it.
+    let is_login =
+        m.flags.contains(Flags::UNAUTHENTICATED) && mount.entry.table == MountTable::Auth;
+    let mut resp = if is_login {
+        let attempt = super::login::before(unsealed, &mount, &m, &engine_req)?;
+        let result = mount.backend.handle(&ctx, m, engine_req).await;
+        super::login::after(unsealed, &mount, &req.path, attempt, result).await?
+    } else {
+        mount.backend.handle(&ctx, m, engine_req).await?
+    };
     resp.data_at_top_level = data_at_top_level;
 
     // 6. Wrapping: the answer goes into a fresh token's cubbyhole, the token to the client.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::error::{Error, Result};
+use crate::auth::lockout::{self, Lockout, ServerLockout};
 use crate::barrier::Barrier;
 use crate::engine::{registry, Clock, DynBackend, Mounted, SystemClock};
 use crate::lease::{self, ExpirationManager};
@@ -57,6 +58,8 @@ pub(crate) struct Unsealed {
     /// The expiration manager, and its worker; sealing drops `Unsealed` and ends both.
     #[allow(dead_code)] // the core installs its secret revoker here once engines lease
     pub(crate) leases: Arc<ExpirationManager>,
+    /// Failed-login counters and locked users.
+    pub(crate) lockout: Arc<Lockout>,
     _expiry: AbortOnDrop,
 }
 
@@ -78,6 +81,8 @@ pub(crate) struct Services {
     pub(crate) leases: Arc<ExpirationManager>,
     pub(crate) policies: Arc<PolicyStore>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// `sys/locked-users`, and `sys/auth` forgetting a disabled mount's counters.
+    pub(crate) lockout: Arc<Lockout>,
 }
 
 /// Builds the engine for a mount entry: the system backend and the token store's engine
@@ -109,7 +114,7 @@ fn engine_for(
 
 impl Unsealed {
     /// Post-unseal setup: read what the core keeps behind the barrier.
-    pub(crate) async fn load(barrier: Arc<Barrier>) -> Result<Self> {
+    pub(crate) async fn load(barrier: Arc<Barrier>, lockout: &ServerLockout) -> Result<Self> {
         let raw = barrier
             .get(CLUSTER_INFO)
             .await?
@@ -122,11 +127,14 @@ impl Unsealed {
             ExpirationManager::load(barrier.view(lease::PREFIX), tokens.clone(), clock.clone())
                 .await?;
         let policies = Arc::new(PolicyStore::load(barrier.view(policy::PREFIX)).await?);
+        let lockout =
+            Arc::new(Lockout::load(barrier.view(lockout::PREFIX), lockout.clone()).await?);
         let services = Services {
             tokens: tokens.clone(),
             leases: leases.clone(),
             policies: policies.clone(),
             clock: clock.clone(),
+            lockout: lockout.clone(),
         };
         let factory = move |e: &MountEntry, r: Weak<Router>| engine_for(&services, e, r);
         let router = Router::load(barrier, Box::new(factory)).await?;
@@ -141,6 +149,7 @@ impl Unsealed {
             cluster,
             clock,
             leases,
+            lockout,
             _expiry: expiry,
         })
     }

@@ -62,6 +62,10 @@ pub(crate) enum EngineError {
     /// A refusal with its own text (403), as the token store's `bad token`.
     #[error("{0}")]
     Forbidden(String),
+    /// A login with wrong credentials (400 with the text, as OpenBao's
+    /// `ErrInvalidCredentials`); the core counts it toward the user's lockout.
+    #[error("{0}")]
+    InvalidCredentials(String),
     /// Storage below the engine failed; details are logged, not sent.
     #[error(transparent)]
     Storage(#[from] BarrierError),
@@ -116,6 +120,8 @@ pub(crate) struct EngineRequest {
     pub(crate) sudo: bool,
     /// `X-Vault-Wrap-TTL`, for `sys/wrapping/wrap`, which refuses to answer unwrapped.
     pub(crate) wrap_ttl: Option<Duration>,
+    /// The peer: its address (CIDR bindings) and TLS client certificate (cert logins).
+    pub(crate) connection: std::sync::Arc<crate::logical::Connection>,
 }
 
 /// A mountable secrets engine or auth method.
@@ -143,6 +149,18 @@ pub(crate) trait Backend: Send + Sync + 'static {
         _params: &Params,
     ) -> impl Future<Output = Result<bool, EngineError>> + Send {
         async { Ok(true) }
+    }
+
+    /// For a login path: the name the caller claims to be (user name, role id), read from
+    /// the request before any credential is checked, so the core can refuse a locked-out
+    /// user without running the check. OpenBao's `AliasLookahead`.
+    fn alias_lookahead(
+        &self,
+        _route: Self::Route,
+        _params: &Params,
+        _data: &Data,
+    ) -> Option<String> {
+        None
     }
 }
 
@@ -175,6 +193,8 @@ pub(crate) trait DynBackend: Send + Sync {
         ctx: &'a Ctx<'a>,
         m: &'a RouteMatch,
     ) -> BoxFuture<'a, Result<bool, EngineError>>;
+    /// [`Backend::alias_lookahead`] for the row `m`.
+    fn alias_lookahead(&self, m: &RouteMatch, data: &Data) -> Option<String>;
 }
 
 /// A [`Backend`] with its path table compiled.
@@ -233,6 +253,11 @@ impl<B: Backend> DynBackend for Mounted<B> {
         m: &'a RouteMatch,
     ) -> BoxFuture<'a, Result<bool, EngineError>> {
         Box::pin(self.backend.exists(ctx, self.table.route(m.row), &m.params))
+    }
+
+    fn alias_lookahead(&self, m: &RouteMatch, data: &Data) -> Option<String> {
+        self.backend
+            .alias_lookahead(self.table.route(m.row), &m.params, data)
     }
 }
 

@@ -48,9 +48,11 @@ pub(crate) fn build(
         // Mounted on every server as in OpenBao, so `sys/mounts` lists them; their engines
         // are not written yet and answer every path "unsupported path".
         "identity" | "cubbyhole" => Ok(Arc::new(Mounted::new(Inert).map_err(table)?)),
-        other => Err(EngineError::InvalidRequest(format!(
-            "plugin not found in the catalog: {other}"
-        ))),
+        other => crate::auth::build(other).unwrap_or_else(|| {
+            Err(EngineError::InvalidRequest(format!(
+                "plugin not found in the catalog: {other}"
+            )))
+        }),
     }
 }
 

@@ -86,6 +86,7 @@ impl Harness {
             client_id: Some("test-client".into()),
             sudo: true,
             wrap_ttl: None,
+            connection: Default::default(),
         };
         self.backend.handle(&ctx, m, req).await
     }

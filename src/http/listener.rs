@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{Tls, TlsVersion};
+use crate::logical::Connection;
 
 /// How long open connections get to finish after shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -75,18 +76,31 @@ fn read_pem<T>(
 /// What one accepted connection needs, whether it arrives plain or through TLS.
 struct Conn {
     builder: auto::Builder<TokioExecutor>,
-    service: TowerToHyperService<Router>,
+    app: Router,
     watcher: hyper_util::server::graceful::Watcher,
 }
 
 impl Conn {
-    async fn serve<S>(self, stream: S) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+    /// Serve the connection; every request on it carries `peer` as an extension.
+    async fn serve<S>(
+        self,
+        stream: S,
+        peer: Connection,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let peer = Arc::new(peer);
+        let app = tower::ServiceExt::map_request(
+            self.app,
+            move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(peer.clone());
+                r
+            },
+        );
         let conn = self
             .builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), self.service);
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(app));
         self.watcher.watch(conn.into_owned()).await
     }
 }
@@ -117,15 +131,28 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let conn = Conn {
             builder: builder.clone(),
-            service: TowerToHyperService::new(app.clone()),
+            app: app.clone(),
             watcher: graceful.watcher(),
         };
         let tls = tls.clone();
         tokio::spawn(async move {
+            let mut info = Connection {
+                remote_addr: Some(peer.ip()),
+                peer_certs: Vec::new(),
+            };
             let result = match tls {
-                None => conn.serve(stream).await,
+                None => conn.serve(stream, info).await,
                 Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(stream) => conn.serve(stream).await,
+                    Ok(stream) => {
+                        // Verified against `tls_client_ca_file` by the handshake already.
+                        info.peer_certs = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .map(|chain| chain.iter().map(|c| c.to_vec()).collect())
+                            .unwrap_or_default();
+                        conn.serve(stream, info).await
+                    }
                     Err(e) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
                         return;

@@ -30,6 +30,7 @@ struct Envelope<'a> {
 pub(super) async fn handle(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    connection: Option<Extension<std::sync::Arc<crate::logical::Connection>>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -63,6 +64,8 @@ pub(super) async fn handle(
         data,
         token: token(&headers),
         wrap_ttl: wrap_ttl(&headers)?,
+        // Requests served by the test harness's in-process router have no connection.
+        connection: connection.map(|Extension(c)| c).unwrap_or_default(),
     };
     let resp = state.core.handle(req).await?;
     let (status, data) = match resp.body {

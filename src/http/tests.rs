@@ -12,9 +12,13 @@ use crate::core::seal::SealKind;
 use crate::core::{Core, InitParams};
 
 async fn app(max_request_size: usize) -> (Core, axum::Router) {
-    let core = Core::open(Arc::new(storage::MemBackend::new()), SealKind::Shamir)
-        .await
-        .expect("core");
+    let core = Core::open(
+        Arc::new(storage::MemBackend::new()),
+        SealKind::Shamir,
+        Default::default(),
+    )
+    .await
+    .expect("core");
     let app = router(AppState {
         core: core.clone(),
         max_request_size,
@@ -345,4 +349,139 @@ async fn sys_mounts_copies_data_to_the_top_level() {
         authed(&app, &root, "GET", "/v1/sys/mounts/", "").await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// The whole login path in process: `sys/auth`, a userpass user, the login's token and its
+/// policies, the lockout counting only wrong passwords of real users, `sys/locked-users`,
+/// and disabling the method revoking what it issued.
+#[tokio::test]
+async fn userpass_logins_through_the_pipeline() {
+    let (app, root) = unsealed_app().await;
+    let ok = |s: StatusCode, body: &str| assert!(s.is_success(), "{s}: {body}");
+    let (s, _, b) = authed(
+        &app,
+        &root,
+        "POST",
+        "/v1/sys/auth/userpass",
+        r#"{"type":"userpass"}"#,
+    )
+    .await;
+    ok(s, &b);
+    let (s, j, b) = authed(&app, &root, "GET", "/v1/sys/auth", "").await;
+    ok(s, &b);
+    let accessor = j["data"]["userpass/"]["accessor"]
+        .as_str()
+        .expect("accessor")
+        .to_owned();
+    assert!(accessor.starts_with("auth_userpass_"), "{accessor}");
+    assert_eq!(
+        j["data"]["userpass/"]["config"]["token_type"],
+        "default-service"
+    );
+    assert_eq!(j["token/"]["type"], "token", "copied to the top level: {b}");
+    let (s, j, _) = authed(
+        &app,
+        &root,
+        "POST",
+        "/v1/sys/auth/userpass",
+        r#"{"type":"userpass"}"#,
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), j["errors"][0].as_str()),
+        (400, Some("path is already in use at userpass/"))
+    );
+
+    let policy = r#"{"policy":"path \"secret/*\" { capabilities = [\"read\"] }"}"#;
+    let (s, _, b) = authed(&app, &root, "PUT", "/v1/sys/policies/acl/reader", policy).await;
+    ok(s, &b);
+    let user =
+        r#"{"password":"pw1","token_policies":"reader","token_ttl":"1h","token_max_ttl":"2h"}"#;
+    let (s, _, b) = authed(&app, &root, "POST", "/v1/auth/userpass/users/Bob", user).await;
+    ok(s, &b);
+    let (s, j, b) = authed(&app, &root, "GET", "/v1/auth/userpass/users/bob", "").await;
+    ok(s, &b);
+    assert_eq!(j["data"]["token_policies"], serde_json::json!(["reader"]));
+    assert_eq!(j["data"]["token_ttl"], 3600);
+    assert!(!b.contains("pw1") && !b.contains("password_hash"), "{b}");
+
+    let login = |pw: &str| format!(r#"{{"password":"{pw}"}}"#);
+    let (s, j, b) = call_json(&app, "POST", "/v1/auth/userpass/login/BOB", &login("pw1")).await;
+    ok(s, &b);
+    let auth = &j["auth"];
+    assert_eq!(auth["policies"], serde_json::json!(["default", "reader"]));
+    assert_eq!(auth["metadata"]["username"], "bob");
+    assert_eq!(auth["lease_duration"], 3600);
+    assert_eq!(auth["orphan"], true);
+    let token = auth["client_token"].as_str().expect("token").to_owned();
+    let (s, j, b) = authed(&app, &token, "GET", "/v1/auth/token/lookup-self", "").await;
+    ok(s, &b);
+    assert_eq!(j["data"]["display_name"], "userpass-bob");
+    assert_eq!(j["data"]["path"], "auth/userpass/login/BOB");
+    let (s, _, _) = authed(&app, &token, "GET", "/v1/sys/auth", "").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "reader may not list auth methods");
+
+    // An unknown user never counts; five wrong passwords lock bob, even against the right one.
+    for _ in 0..6 {
+        let (s, j, _) =
+            call_json(&app, "POST", "/v1/auth/userpass/login/nobody", &login("x")).await;
+        assert_eq!(
+            (s.as_u16(), j["errors"][0].as_str()),
+            (400, Some("invalid username or password"))
+        );
+    }
+    for _ in 0..5 {
+        let (s, j, _) = call_json(&app, "POST", "/v1/auth/userpass/login/bob", &login("bad")).await;
+        assert_eq!(
+            (s.as_u16(), j["errors"][0].as_str()),
+            (400, Some("invalid username or password"))
+        );
+    }
+    let (s, j, _) = call_json(&app, "POST", "/v1/auth/userpass/login/bob", &login("pw1")).await;
+    assert_eq!(
+        (s.as_u16(), j["errors"][0].as_str()),
+        (403, Some("permission denied"))
+    );
+    let (s, j, b) = authed(&app, &root, "GET", "/v1/sys/locked-users", "").await;
+    ok(s, &b);
+    assert_eq!(j["data"]["total"], 1, "{b}");
+    let m = &j["data"]["by_namespace"][0]["mount_accessors"][0];
+    assert_eq!(
+        (m["mount_accessor"].as_str(), &m["alias_identifiers"]),
+        (Some(accessor.as_str()), &serde_json::json!(["bob"]))
+    );
+    let unlock = format!("/v1/sys/locked-users/{accessor}/unlock/bob");
+    let (s, _, b) = authed(&app, &root, "POST", &unlock, "").await;
+    ok(s, &b);
+    let (s, _, b) = call_json(&app, "POST", "/v1/auth/userpass/login/bob", &login("pw1")).await;
+    ok(s, &b);
+
+    // Disabling the method revokes its tokens; the token store cannot be disabled.
+    let (s, j, _) = authed(&app, &root, "DELETE", "/v1/sys/auth/token", "").await;
+    assert_eq!(
+        (s.as_u16(), j["errors"][0].as_str()),
+        (400, Some("token credential backend cannot be disabled"))
+    );
+    let (s, _, b) = authed(&app, &root, "DELETE", "/v1/sys/auth/userpass", "").await;
+    ok(s, &b);
+    let (s, _, _) = authed(&app, &token, "GET", "/v1/auth/token/lookup-self", "").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = call_json(&app, "POST", "/v1/auth/userpass/login/bob", &login("pw1")).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "no method there any more: no login path"
+    );
+}
+
+/// An unauthenticated JSON call.
+async fn call_json(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value, String) {
+    let (s, _, text) = call(app, method, path, body).await;
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (s, json, text)
 }

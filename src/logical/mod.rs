@@ -61,6 +61,42 @@ pub(crate) struct Request {
     pub(crate) token: Option<String>,
     /// `X-Vault-Wrap-TTL`: answer with a wrapping token instead of the response.
     pub(crate) wrap_ttl: Option<std::time::Duration>,
+    /// Who sent it: bound CIDRs and certificate logins look at this.
+    pub(crate) connection: std::sync::Arc<Connection>,
+}
+
+/// The other end of a request's connection.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Connection {
+    /// The peer's address; `None` only for requests made inside the process.
+    pub(crate) remote_addr: Option<std::net::IpAddr>,
+    /// The client certificate chain (DER, leaf first) that a TLS listener asked for and
+    /// verified against its `tls_client_ca_file`; empty otherwise.
+    pub(crate) peer_certs: Vec<Vec<u8>>,
+}
+
+/// What an auth method's login path hands the core, which turns it into a token: OpenBao's
+/// `logical.Auth` as a backend fills it. Durations are seconds, 0 meaning "unset".
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Login {
+    pub(crate) policies: Vec<String>,
+    pub(crate) no_default_policy: bool,
+    pub(crate) metadata: std::collections::BTreeMap<String, String>,
+    /// Appended to the mount's name: `userpass-` + `bob`.
+    pub(crate) display_name: String,
+    pub(crate) ttl: u64,
+    pub(crate) max_ttl: u64,
+    pub(crate) explicit_max_ttl: u64,
+    pub(crate) period: u64,
+    pub(crate) num_uses: i64,
+    /// CIDR blocks the token may be used from (`token_bound_cidrs`).
+    pub(crate) bound_cidrs: Vec<String>,
+    pub(crate) renewable: bool,
+    /// `token_type` as the role says it: `default`, `service` or `batch`.
+    pub(crate) token_type: String,
+    /// The name this login is known by in the method (user name, role id, service account
+    /// uid): OpenBao's alias.
+    pub(crate) alias: String,
 }
 
 /// The `auth` block of a login, token create or renew answer, fields in OpenBao's order.
@@ -126,6 +162,8 @@ pub(crate) struct Response {
     pub(crate) renewable: bool,
     /// Logins, token creation and renewal.
     pub(crate) auth: Option<Auth>,
+    /// An auth method's successful login; the core makes the token and fills `auth`.
+    pub(crate) login: Option<Login>,
     /// Set by the pipeline when the answer was wrapped; `data` and `auth` are then empty.
     pub(crate) wrap_info: Option<WrapInfo>,
     /// Legacy `sys/` endpoints also copy `data` to the top level of the body.
@@ -136,6 +174,14 @@ impl Response {
     pub(crate) fn data(data: Data) -> Self {
         Self {
             body: Body::Data(data),
+            ..Self::default()
+        }
+    }
+
+    /// A successful login, for the core to turn into a token.
+    pub(crate) fn login(login: Login) -> Self {
+        Self {
+            login: Some(login),
             ..Self::default()
         }
     }

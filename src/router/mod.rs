@@ -22,7 +22,7 @@ use crate::barrier::{Barrier, BarrierError, View};
 use crate::engine::{registry, DynBackend, MountInfo, SYSTEM_DEFAULT_LEASE_TTL};
 use crate::engine::{EngineError, SYSTEM_MAX_LEASE_TTL};
 use crate::logical::storage::{delete_tree, Storage, StorageOp};
-pub(crate) use table::{MountConfig, MountEntry, MountTable};
+pub(crate) use table::{MountConfig, MountEntry, MountTable, UserLockoutConfig};
 
 /// Where mount entries are stored, one record per uuid.
 const ENTRIES: &str = "core/mounts/";
@@ -85,6 +85,8 @@ pub(crate) struct Router {
 /// What `mount` needs besides the path and type.
 #[derive(Debug, Default)]
 pub(crate) struct MountRequest {
+    /// `Auth` mounts the path under `auth/` (`sys/auth/<path>`).
+    pub(crate) table: MountTable,
     pub(crate) kind: String,
     pub(crate) description: String,
     pub(crate) config: MountConfig,
@@ -103,6 +105,7 @@ pub(crate) struct Tune {
     pub(crate) max_lease_ttl: Option<u64>,
     pub(crate) options: Option<BTreeMap<String, String>>,
     pub(crate) listing_visibility: Option<String>,
+    pub(crate) user_lockout: Option<UserLockoutConfig>,
     pub(crate) passthrough_request_headers: Option<Vec<String>>,
     pub(crate) allowed_response_headers: Option<Vec<String>>,
     pub(crate) audit_non_hmac_request_keys: Option<Vec<String>>,
@@ -202,13 +205,38 @@ impl Router {
     }
 
     /// `sys/mounts/<path>`: add a mount.
+    /// An auth method's `path` is relative to `auth/`.
     pub(crate) async fn mount(&self, path: &str, req: MountRequest) -> Result<(), RouterError> {
-        let path = normalize(path);
-        check_mountable(&path)?;
+        let path = match req.table {
+            MountTable::Secret => {
+                let path = normalize(path);
+                check_mountable(&path)?;
+                path
+            }
+            MountTable::Auth => {
+                let rel = normalize(path);
+                if rel == "/" || rel.split('/').any(|seg| seg == ".." || seg == ".") {
+                    return Err(RouterError::Invalid(format!("invalid mount path {rel:?}")));
+                }
+                format!("auth/{rel}")
+            }
+        };
         let _writer = self.writer.lock().await;
         let current = self.table.load();
-        check_free(&current.by_path, &path)?;
-        let mut entry = MountEntry::new(&path, &req.kind);
+        if let Some(existing) = overlapping(&current.by_path, &path) {
+            // `sys/auth` names paths below `auth/`, and so do its errors.
+            let shown = match req.table {
+                MountTable::Auth => existing.strip_prefix("auth/").unwrap_or(existing),
+                MountTable::Secret => existing,
+            };
+            return Err(RouterError::Invalid(format!(
+                "path is already in use at {shown}"
+            )));
+        }
+        let mut entry = match req.table {
+            MountTable::Secret => MountEntry::new(&path, &req.kind),
+            MountTable::Auth => MountEntry::new_auth(&path, &req.kind),
+        };
         entry.description = req.description;
         entry.config = req.config;
         entry.options = req.options;
@@ -289,6 +317,9 @@ impl Router {
         if let Some(v) = tune.listing_visibility {
             check_listing_visibility(&v)?;
             c.listing_visibility = v;
+        }
+        if let Some(v) = tune.user_lockout {
+            c.user_lockout_config = Some(v);
         }
         if let Some(v) = tune.passthrough_request_headers {
             c.passthrough_request_headers = v;
@@ -417,15 +448,6 @@ fn check_mountable(path: &str) -> Result<(), RouterError> {
 }
 
 /// OpenBao's conflict rule: no mount path may be a prefix of another, either way round.
-fn check_free(mounts: &HashMap<String, Arc<Mount>>, path: &str) -> Result<(), RouterError> {
-    match overlapping(mounts, path) {
-        Some(existing) => Err(RouterError::Invalid(format!(
-            "path is already in use at {existing}"
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// A mount path that `path` is a prefix of, or that is a prefix of `path`.
 fn overlapping<'a>(mounts: &'a HashMap<String, Arc<Mount>>, path: &str) -> Option<&'a str> {
     mounts

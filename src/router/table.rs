@@ -19,6 +19,22 @@ pub(crate) struct MountConfig {
     pub(crate) allowed_response_headers: Vec<String>,
     pub(crate) audit_non_hmac_request_keys: Vec<String>,
     pub(crate) audit_non_hmac_response_keys: Vec<String>,
+    /// An auth mount's own lockout settings (`user_lockout_config` in a tune).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user_lockout_config: Option<UserLockoutConfig>,
+}
+
+/// Lockout settings tuned on one auth mount; zero / unset fields fall back to the server's
+/// configuration, then to OpenBao's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct UserLockoutConfig {
+    pub(crate) lockout_threshold: u64,
+    /// Seconds.
+    pub(crate) lockout_duration: u64,
+    /// Seconds.
+    pub(crate) lockout_counter_reset: u64,
+    pub(crate) disable_lockout: bool,
 }
 
 /// Which of OpenBao's two tables a mount belongs to: secrets engines (`sys/mounts`) or auth

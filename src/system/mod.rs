@@ -4,6 +4,7 @@
 //!
 //! May not touch: raw `storage::Backend`; everything goes through the router and the barrier.
 
+mod auth;
 mod capabilities;
 mod leases;
 mod mounts;
@@ -21,6 +22,10 @@ use crate::router::Router;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
+    Auths,
+    Auth,
+    LockedUsers,
+    Unlock,
     Mounts,
     Mount,
     Remount,
@@ -101,6 +106,26 @@ impl Backend for SystemBackend {
     type Route = Route;
 
     const PATHS: &'static [Path<Route>] = &[
+        Path::new("auth", Route::Auths)
+            .ops(Ops::READ)
+            .flags(Flags::DATA_AT_TOP_LEVEL)
+            .help("List the enabled auth methods."),
+        // Every operation on an auth method needs sudo, as OpenBao's root path `auth/*`.
+        Path::new("auth/{*path}", Route::Auth)
+            .ops(Ops::READ.union(Ops::WRITE).union(Ops::DELETE))
+            .flags(Flags::DATA_AT_TOP_LEVEL.union(Flags::ROOT))
+            .fields(MOUNT_FIELDS)
+            .help("Enable, read, tune (<path>/tune) or disable an auth method."),
+        Path::new("locked-users", Route::LockedUsers)
+            .ops(Ops::READ)
+            .fields(&["mount_accessor"])
+            .help("The users locked out after repeated failed logins."),
+        Path::new(
+            "locked-users/{mount_accessor}/unlock/{alias}",
+            Route::Unlock,
+        )
+        .ops(Ops::WRITE)
+        .help("Unlock a locked-out user."),
         Path::new("mounts", Route::Mounts)
             .ops(Ops::READ)
             .flags(Flags::DATA_AT_TOP_LEVEL)
@@ -223,6 +248,10 @@ impl Backend for SystemBackend {
             .upgrade()
             .ok_or_else(|| EngineError::InvalidRequest("the server is sealing".into()))?;
         match route {
+            Route::Auths => Ok(auth::list(&router)),
+            Route::Auth => auth::handle(self, &router, req).await,
+            Route::LockedUsers => Ok(auth::locked_users(self, &router, &req.data)),
+            Route::Unlock => auth::unlock(self, &req).await,
             Route::Mounts => Ok(mounts::list(&router)),
             Route::Mount => mounts::handle(&router, req).await,
             Route::Remount => mounts::remount(self, &router, req).await,

@@ -9,7 +9,7 @@ use crate::engine::SYSTEM_MAX_LEASE_TTL;
 use crate::engine::{fields, registry, EngineError, EngineRequest, EngineResponse};
 use crate::logical::{object, Data, Operation};
 use crate::router::{check_listing_visibility, normalize, Mount, MountConfig, MountRequest};
-use crate::router::{Router, Tune};
+use crate::router::{MountTable, Router, Tune, UserLockoutConfig};
 use crate::version;
 
 /// A finished remount, as `sys/remount/status/<id>` reports it.
@@ -35,6 +35,12 @@ pub(super) fn entry_data(m: &Mount) -> Value {
         );
     }
     config.insert("max_lease_ttl".into(), json!(e.config.max_lease_ttl));
+    if e.table == MountTable::Auth {
+        config.insert("token_type".into(), json!("default-service"));
+        if let Some(l) = &e.config.user_lockout_config {
+            config.insert("user_lockout_config".into(), lockout_data(l));
+        }
+    }
     for (name, list) in [
         (
             "audit_non_hmac_request_keys",
@@ -85,6 +91,58 @@ pub(super) fn entry_data(m: &Mount) -> Value {
     Value::Object(out)
 }
 
+/// A mount's tuned lockout settings, as OpenBao shows them (seconds).
+fn lockout_data(l: &UserLockoutConfig) -> Value {
+    json!({
+        "user_lockout_counter_reset_duration": l.lockout_counter_reset,
+        "user_lockout_disable": l.disable_lockout,
+        "user_lockout_duration": l.lockout_duration,
+        "user_lockout_threshold": l.lockout_threshold,
+    })
+}
+
+/// `user_lockout_config` of a tune: numbers as strings, durations as Go durations.
+fn lockout_tune(data: &Data) -> Result<Option<UserLockoutConfig>, EngineError> {
+    let c = match data.get("user_lockout_config") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(c)) => c,
+        Some(_) => {
+            return Err(EngineError::InvalidRequest(
+                "error converting input for field \"user_lockout_config\": expected a map".into(),
+            ))
+        }
+    };
+    let secs = |field: &str| -> Result<u64, EngineError> {
+        match c.get(field) {
+            None | Some(Value::Null) => Ok(0),
+            Some(Value::String(s)) if s.is_empty() => Ok(0),
+            Some(v) => fields::duration_value(v)
+                .map(|d| d.as_secs())
+                .map_err(|why| {
+                    EngineError::InvalidRequest(format!("error parsing {field}: {why}"))
+                }),
+        }
+    };
+    let threshold = match c.get("lockout_threshold") {
+        None | Some(Value::Null) => 0,
+        Some(v) => fields::weak_string(v)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<u64>().map_err(|_| {
+                    EngineError::InvalidRequest(format!("error parsing lockout_threshold: {s:?}"))
+                })
+            })
+            .transpose()?
+            .unwrap_or(0),
+    };
+    Ok(Some(UserLockoutConfig {
+        lockout_threshold: threshold,
+        lockout_duration: secs("lockout_duration")?,
+        lockout_counter_reset: secs("lockout_counter_reset_duration")?,
+        disable_lockout: fields::boolean(c, "lockout_disable")?.unwrap_or(false),
+    }))
+}
+
 /// `GET sys/mounts`.
 pub(super) fn list(router: &Router) -> EngineResponse {
     let data = router
@@ -114,7 +172,9 @@ pub(super) async fn handle(
             ))),
         },
         Operation::Create | Operation::Update => {
-            router.mount(&path, mount_request(&req.data)?).await?;
+            router
+                .mount(&path, mount_request(&req.data, MountTable::Secret)?)
+                .await?;
             Ok(EngineResponse::no_content())
         }
         Operation::Delete => {
@@ -125,14 +185,18 @@ pub(super) async fn handle(
     }
 }
 
-fn mount_request(data: &Data) -> Result<MountRequest, EngineError> {
+/// The body of `sys/mounts/<path>` or `sys/auth/<path>`.
+pub(super) fn mount_request(data: &Data, table: MountTable) -> Result<MountRequest, EngineError> {
     let kind = fields::string(data, "type")?.unwrap_or_default();
     if kind.is_empty() {
         return Err(EngineError::InvalidRequest(
             "backend type must be specified as a string".into(),
         ));
     }
-    let (kind, mut options) = registry::normalize(&kind, options(data)?)?;
+    let (kind, mut options) = match table {
+        MountTable::Secret => registry::normalize(&kind, options(data)?)?,
+        MountTable::Auth => (crate::auth::check_kind(&kind)?, options(data)?),
+    };
     // OpenBao records `options` as sent: `{}` when the field is absent (for kv), `null` when
     // the client sent `null` (as the CLI does for `bao secrets enable kv`).
     if matches!(data.get("options"), Some(Value::Null))
@@ -150,6 +214,7 @@ fn mount_request(data: &Data) -> Result<MountRequest, EngineError> {
         }
     };
     Ok(MountRequest {
+        table,
         kind,
         description: fields::string(data, "description")?.unwrap_or_default(),
         config,
@@ -217,6 +282,7 @@ fn mount_config(c: &Data) -> Result<MountConfig, EngineError> {
             .unwrap_or_default(),
         audit_non_hmac_response_keys: fields::string_list(c, "audit_non_hmac_response_keys")?
             .unwrap_or_default(),
+        user_lockout_config: lockout_tune(c)?,
     };
     check_listing_visibility(&config.listing_visibility)?;
     let system_max = SYSTEM_MAX_LEASE_TTL.as_secs();
@@ -233,7 +299,7 @@ fn mount_config(c: &Data) -> Result<MountConfig, EngineError> {
     Ok(config)
 }
 
-async fn tune(
+pub(super) async fn tune(
     router: &Router,
     path: &str,
     op: Operation,
@@ -266,6 +332,14 @@ async fn tune(
             if let Some(o) = &e.options {
                 out.insert("options".into(), json!(o));
             }
+            if e.table == MountTable::Auth {
+                out.insert("token_type".into(), json!("default-service"));
+                if let Some(Value::Object(l)) =
+                    e.config.user_lockout_config.as_ref().map(lockout_data)
+                {
+                    out.extend(l);
+                }
+            }
             if !e.config.passthrough_request_headers.is_empty() {
                 out.insert(
                     "passthrough_request_headers".into(),
@@ -282,6 +356,7 @@ async fn tune(
                 max_lease_ttl: ttl("max_lease_ttl")?,
                 options: options(data)?,
                 listing_visibility: fields::string(data, "listing_visibility")?,
+                user_lockout: lockout_tune(data)?,
                 passthrough_request_headers: fields::string_list(
                     data,
                     "passthrough_request_headers",

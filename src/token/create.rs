@@ -14,7 +14,7 @@ use super::roles::{contains_glob, remove_duplicates, sanitize_policies, Role};
 use super::store::nanos;
 use super::{generate_id, random_base62, TokenEntry, TokenStore};
 use crate::engine::{fields, go_duration, rfc3339_nano, EngineError, MountInfo};
-use crate::logical::{Auth, Data};
+use crate::logical::{Auth, Data, Login};
 use crate::policy::{DEFAULT, RESPONSE_WRAPPING, ROOT};
 
 const NANOS: i64 = 1_000_000_000;
@@ -455,8 +455,81 @@ pub(crate) async fn create(
         role: c.role.map(|r| r.name.clone()).unwrap_or_default(),
         lease_ttl: ttl,
         no_lease: false,
+        max_ttl: 0,
+        bound_cidrs: Vec::new(),
     };
     c.store.insert(&entry).await?;
+    Ok((id, entry, warnings))
+}
+
+/// The token a successful login earns (OpenBao's `LoginCreateToken` + `RegisterAuth`): an
+/// orphan at the login's path, its TTL from the method's settings capped by the auth
+/// mount's, its display name `<mount>-<name>`. Returns the id, the entry and warnings.
+pub(crate) async fn create_login(
+    store: &TokenStore,
+    mount: &MountInfo,
+    mount_path: &str,
+    path: &str,
+    login: &Login,
+    now: OffsetDateTime,
+) -> Result<(Zeroizing<String>, TokenEntry, Vec<String>), EngineError> {
+    if login.token_type == "batch" {
+        return invalid("batch tokens are not supported by this server; use service tokens");
+    }
+    let policies = sanitize_policies(&login.policies, !login.no_default_policy);
+    for p in &policies {
+        if p == ROOT {
+            return invalid("auth methods cannot create root tokens");
+        }
+        if p == RESPONSE_WRAPPING {
+            return invalid(format!("cannot assign policy {p:?}"));
+        }
+    }
+    let created = now.unix_timestamp();
+    let (ttl, warnings) = calculate_ttl(
+        mount,
+        &TtlInputs {
+            increment: 0,
+            backend_ttl: login.ttl,
+            period: login.period,
+            backend_max_ttl: login.max_ttl,
+            explicit_max_ttl: login.explicit_max_ttl,
+            start: created,
+            now: created,
+        },
+    )?;
+    let source = mount_path
+        .strip_prefix("auth/")
+        .unwrap_or(mount_path)
+        .replace('/', "-");
+    let display = format!("{source}{}", login.display_name);
+    let display = display.strip_suffix('-').unwrap_or(&display).to_owned();
+    let id = generate_id();
+    let issue = nanos(now);
+    let entry = TokenEntry {
+        salted_id: store.salted(&id),
+        accessor: random_base62(24),
+        policies,
+        path: path.to_owned(),
+        display_name: display,
+        creation_time: created,
+        parent: String::new(),
+        meta: (!login.metadata.is_empty()).then(|| login.metadata.clone()),
+        num_uses: login.num_uses,
+        ttl,
+        explicit_max_ttl: login.explicit_max_ttl,
+        period: login.period,
+        renewable: login.renewable,
+        issue_ns: issue,
+        expire_ns: Some(issue + (ttl as i64) * NANOS),
+        last_renewal_ns: None,
+        role: String::new(),
+        lease_ttl: ttl,
+        no_lease: false,
+        max_ttl: login.max_ttl,
+        bound_cidrs: login.bound_cidrs.clone(),
+    };
+    store.insert(&entry).await?;
     Ok((id, entry, warnings))
 }
 
@@ -513,7 +586,7 @@ pub(crate) async fn renew(
             increment: increment.map_or(0, |i| i.as_secs()),
             backend_ttl: e.lease_ttl,
             period,
-            backend_max_ttl: 0,
+            backend_max_ttl: e.max_ttl,
             explicit_max_ttl: explicit_max,
             start: e.issue_ns.div_euclid(NANOS),
             now: now.unix_timestamp(),

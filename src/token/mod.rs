@@ -20,7 +20,9 @@ pub(crate) mod tests;
 mod wrapping;
 
 pub(crate) use backend::TokenBackend;
-pub(crate) use create::{calculate_ttl, not_renewable, ttl_left, TtlInputs};
+pub(crate) use create::{
+    auth_block, calculate_ttl, create_login, not_renewable, ttl_left, TtlInputs,
+};
 pub(crate) use roles::Role;
 pub(crate) use store::{nanos, RevokeHook, TokenStore};
 
@@ -80,6 +82,13 @@ pub(crate) struct TokenEntry {
     /// `issue_time` or `renewable`, and renewal answers `invalid lease ID`.
     #[serde(default)]
     pub(crate) no_lease: bool,
+    /// The auth method's max TTL for a login token (`token_max_ttl`), seconds; renewals are
+    /// capped by it as by the mount's. 0: none beyond the mount's.
+    #[serde(default)]
+    pub(crate) max_ttl: u64,
+    /// CIDR blocks the token may be used from; empty: anywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) bound_cidrs: Vec<String>,
 }
 
 impl TokenEntry {
@@ -177,6 +186,8 @@ pub(crate) fn init_records(root_id: &str) -> Vec<(String, Zeroizing<Vec<u8>>)> {
         role: String::new(),
         lease_ttl: 0,
         no_lease: true,
+        max_ttl: 0,
+        bound_cidrs: Vec::new(),
     };
     let record = Zeroizing::new(serde_json::to_vec(&entry).unwrap_or_default());
     let accessor_record = Zeroizing::new(store::accessor_record(&entry));

@@ -342,6 +342,19 @@ impl TokenStore {
         Ok(revoked)
     }
 
+    /// Revoke every token created at a path below `prefix` (an auth mount being disabled),
+    /// with its children. Returns how many trees were revoked.
+    pub(crate) async fn revoke_path_prefix(&self, prefix: &str) -> Result<usize, BarrierError> {
+        let mut n = 0;
+        for e in self.leased().await? {
+            if e.path.starts_with(prefix) {
+                self.revoke_tree(&e.salted_id).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Mark a token as being revoked (OpenBao's `tokenRevocationPending`).
     async fn mark_pending(&self, salted: &str) -> Result<(), BarrierError> {
         if let Some(mut e) = self.read(salted).await? {

@@ -122,6 +122,7 @@ impl Fixture {
             client_id: caller.map(|e| e.salted_id),
             sudo,
             wrap_ttl: None,
+            connection: Default::default(),
         };
         self.backend.handle(&ctx, m, req).await
     }

@@ -41,6 +41,8 @@ impl TokenStore {
             role: String::new(),
             lease_ttl: ttl.as_secs(),
             no_lease: false,
+            max_ttl: 0,
+            bound_cidrs: Vec::new(),
         };
         self.insert(&entry).await?;
         Ok((id, entry))
