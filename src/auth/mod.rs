@@ -36,7 +36,7 @@ pub(crate) fn check_kind(kind: &str) -> Result<String, EngineError> {
 pub(crate) fn build(kind: &str) -> Option<Result<Arc<dyn DynBackend>, EngineError>> {
     let table = |e: crate::engine::TableError| EngineError::InvalidRequest(e.to_string());
     let built: Result<Arc<dyn DynBackend>, EngineError> = match kind {
-        "userpass" => Mounted::new(userpass::Userpass)
+        "userpass" => Mounted::new(userpass::Userpass::default())
             .map(|m| Arc::new(m) as Arc<dyn DynBackend>)
             .map_err(table),
         _ => return None,

@@ -65,7 +65,69 @@ struct User {
     password_hash: String,
 }
 
-pub(crate) struct Userpass;
+/// The userpass engine of one mount.
+#[derive(Default)]
+pub(crate) struct Userpass {
+    verified: Verified,
+}
+
+/// Logins verified recently: a client that logs in again with the same name and password
+/// within [`VERIFIED_FOR`] skips bcrypt. Entries are HMACs under a key made for this mount
+/// instance and kept only in memory, over the name, the stored hash and the password, so a
+/// password change (a new hash) or a deleted user no longer matches. Only successes are
+/// kept: a wrong password, or an unknown user, always pays the full bcrypt.
+struct Verified {
+    key: Zeroizing<[u8; 32]>,
+    seen: std::sync::Mutex<std::collections::HashMap<[u8; 32], i64>>,
+}
+
+/// How long a verified login is remembered, seconds.
+const VERIFIED_FOR: i64 = 300;
+/// At most this many remembered logins; past it, expired ones go, then all.
+const VERIFIED_MAX: usize = 4096;
+
+impl Default for Verified {
+    fn default() -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        rand::Rng::fill(&mut rand::thread_rng(), &mut key[..]);
+        Self {
+            key,
+            seen: Default::default(),
+        }
+    }
+}
+
+impl Verified {
+    fn tag(&self, name: &str, hash: &str, password: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key[..])
+            .expect("hmac takes any key length");
+        for part in [name, hash, password] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], i64>> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn contains(&self, tag: &[u8; 32], now: i64) -> bool {
+        self.map().get(tag).is_some_and(|until| now < *until)
+    }
+
+    fn insert(&self, tag: [u8; 32], now: i64) {
+        let mut map = self.map();
+        if map.len() >= VERIFIED_MAX {
+            map.retain(|_, until| now < *until);
+            if map.len() >= VERIFIED_MAX {
+                map.clear();
+            }
+        }
+        map.insert(tag, now + VERIFIED_FOR);
+    }
+}
 
 impl Backend for Userpass {
     type Route = Route;
@@ -135,7 +197,7 @@ impl Backend for Userpass {
                 user.token.update(&only)?;
                 store(ctx, &name, &user).await
             }
-            Route::Login => login(ctx, &name, &req).await,
+            Route::Login => login(ctx, &self.verified, &name, &req).await,
         }
     }
 
@@ -274,6 +336,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn login(
     ctx: &Ctx<'_>,
+    verified: &Verified,
     name: &str,
     req: &EngineRequest,
 ) -> Result<EngineResponse, EngineError> {
@@ -289,7 +352,13 @@ async fn login(
         Some(u) => u.password_hash.clone(),
         None => DUMMY_HASH.clone(),
     });
-    let ok = blocking(move || bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false)).await?;
+    let now = ctx.clock.now().unix_timestamp();
+    let tag = verified.tag(name, &hash, &password);
+    let ok = user.is_some() && verified.contains(&tag, now)
+        || blocking(move || bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false)).await?;
+    if ok {
+        verified.insert(tag, now);
+    }
     let user = match (user, ok) {
         (Some(u), true) => u,
         // Only a real user's wrong password counts toward a lockout (OpenBao: an unknown
@@ -310,6 +379,115 @@ async fn login(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn logins_are_checked_and_remembered_only_while_they_match() {
+        use crate::engine::testing::Harness;
+        use serde_json::json;
+        let h = Harness::new(Userpass::default());
+        let up = Operation::Update;
+        h.call(
+            up,
+            "users/bob",
+            json!({"password": "pw1", "token_policies": "p"}),
+        )
+        .await
+        .expect("create");
+        let login = |pw: &'static str| h.call(up, "login/Bob", json!({ "password": pw }));
+        let ok = login("pw1").await.expect("login");
+        let l = ok.login.expect("a login");
+        assert_eq!(
+            (l.display_name.as_str(), l.policies.clone()),
+            ("bob", vec!["p".to_string()])
+        );
+        // Remembered now, but a wrong password still fails, as a credential error.
+        login("pw1").await.expect("again");
+        assert!(matches!(
+            login("pw2").await,
+            Err(EngineError::InvalidCredentials(_))
+        ));
+        assert!(matches!(
+            h.call(up, "login/nobody", json!({"password": "pw1"})).await,
+            Err(EngineError::InvalidRequest(m)) if m == INVALID
+        ));
+        // A new password: the remembered login no longer matches.
+        h.call(up, "users/bob/password", json!({"password": "pw2"}))
+            .await
+            .expect("reset");
+        assert!(matches!(
+            login("pw1").await,
+            Err(EngineError::InvalidCredentials(_))
+        ));
+        login("pw2").await.expect("new password");
+        // A deleted user cannot log in, remembered or not.
+        h.call(Operation::Delete, "users/bob", json!(null))
+            .await
+            .expect("delete");
+        assert!(matches!(
+            login("pw2").await,
+            Err(EngineError::InvalidRequest(_))
+        ));
+        // Past the memory's lifetime the cache answers nothing by itself.
+        let v = Verified::default();
+        let tag = v.tag("a", "h", "p");
+        v.insert(tag, 0);
+        assert!(v.contains(&tag, VERIFIED_FOR - 1));
+        assert!(!v.contains(&tag, VERIFIED_FOR));
+    }
+
+    #[tokio::test]
+    async fn users_read_back_without_secrets_and_refuse_bad_input() {
+        use crate::engine::testing::Harness;
+        use serde_json::json;
+        let h = Harness::new(Userpass::default());
+        let up = Operation::Create;
+        let err = |r: Result<EngineResponse, EngineError>| match r {
+            Err(e) => e.to_string(),
+            Ok(r) => panic!("expected an error, got {r:?}"),
+        };
+        assert_eq!(
+            err(h.call(up, "users/a", json!({})).await),
+            "must provide either password or password_hash"
+        );
+        assert_eq!(
+            err(h
+                .call(
+                    up,
+                    "users/a",
+                    json!({"password": "x", "password_hash": "y"})
+                )
+                .await),
+            "only one of password or password_hash may be provided"
+        );
+        assert_eq!(
+            err(h
+                .call(up, "users/a", json!({"password_hash": "nope"}))
+                .await),
+            "password_hash is not a valid bcrypt hash"
+        );
+        let weak = bcrypt::hash("x", 4).expect("hash");
+        assert_eq!(
+            err(h.call(up, "users/a", json!({"password_hash": weak})).await),
+            "bcrypt cost of 4 is too low, want 5 at minimum"
+        );
+        let hash = bcrypt::hash("hashed", 5).expect("hash");
+        h.call(
+            up,
+            "users/a",
+            json!({"password_hash": hash, "policies": "X,y"}),
+        )
+        .await
+        .expect("create");
+        let d = h.data(Operation::Read, "users/A", json!(null)).await;
+        assert_eq!(d["token_policies"], json!(["x", "y"]));
+        assert_eq!(d["policies"], json!(["x", "y"]), "legacy name echoed");
+        assert!(!d.to_string().contains("$2"), "no hash in {d}");
+        h.call(Operation::Update, "login/a", json!({"password": "hashed"}))
+            .await
+            .expect("a password_hash user logs in");
+        let keys = h.data(Operation::List, "users/", json!(null)).await;
+        assert_eq!(keys["keys"], json!(["a"]));
+    }
 
     #[test]
     fn bcrypt_costs_are_read_from_the_hash() {

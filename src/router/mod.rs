@@ -291,6 +291,9 @@ impl Router {
             )));
         };
         let mut entry = mount.entry.clone();
+        // OpenBao compares the two TTLs only when the tune sets one of them: a mount made
+        // with just a max below the system default stays tunable in other respects.
+        let ttls_changed = tune.default_lease_ttl.is_some() || tune.max_lease_ttl.is_some();
         if let Some(d) = tune.description {
             entry.description = d;
         }
@@ -309,7 +312,7 @@ impl Router {
             or_system(c.default_lease_ttl, SYSTEM_DEFAULT_LEASE_TTL),
             or_system(c.max_lease_ttl, SYSTEM_MAX_LEASE_TTL),
         );
-        if default > max {
+        if ttls_changed && default > max {
             return Err(RouterError::Invalid(format!(
                 "backend max lease TTL of {max} would be less than backend default lease TTL of {default}"
             )));
