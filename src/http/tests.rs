@@ -420,6 +420,24 @@ async fn userpass_logins_through_the_pipeline() {
     assert_eq!(j["data"]["path"], "auth/userpass/login/BOB");
     let (s, _, _) = authed(&app, &token, "GET", "/v1/sys/auth", "").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "reader may not list auth methods");
+    // Renewal is capped by the user's token_max_ttl (2h), whatever the increment.
+    let (s, j, b) = authed(
+        &app,
+        &token,
+        "POST",
+        "/v1/auth/token/renew-self",
+        r#"{"increment":"10h"}"#,
+    )
+    .await;
+    ok(s, &b);
+    let granted = j["auth"]["lease_duration"].as_u64().expect("ttl");
+    assert!((7190..=7200).contains(&granted), "{b}");
+    assert!(
+        j["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("exceeded the effective max_ttl")),
+        "{b}"
+    );
 
     // An unknown user never counts; five wrong passwords lock bob, even against the right one.
     for _ in 0..6 {

@@ -526,7 +526,12 @@ pub(crate) async fn create_login(
         role: String::new(),
         lease_ttl: ttl,
         no_lease: false,
-        max_ttl: login.max_ttl,
+        // The auth mount's cap too: renewals go through `auth/token/`, whose mount may
+        // allow more than the mount that issued the token.
+        max_ttl: match mount.max_lease_ttl.as_secs() {
+            m if login.max_ttl > 0 && login.max_ttl < m => login.max_ttl,
+            m => m,
+        },
         bound_cidrs: login.bound_cidrs.clone(),
     };
     store.insert(&entry).await?;
