@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 
 use super::tokenutil::{self, TokenParams};
 use crate::engine::{fields, Backend, Ctx, EngineError, EngineRequest, EngineResponse};
-use crate::engine::{Flags, Ops, Params, Path};
-use crate::logical::{Data, Operation, Response};
+use crate::engine::{Flags, LoginRecord, Ops, Params, Path};
+use crate::logical::{Data, Login, Operation, Response};
 
 const USERS: &str = "user/";
 /// `bcrypt.DefaultCost`, as OpenBao hashes a `password`.
@@ -217,6 +217,30 @@ impl Backend for Userpass {
 
     fn alias_lookahead(&self, route: Route, params: &Params, _data: &Data) -> Option<String> {
         (route == Route::Login).then(|| params.get("username").to_lowercase())
+    }
+
+    /// OpenBao's `pathLoginRenew`: the user must still exist with the same policies, and
+    /// its current TTLs apply.
+    async fn renew_login(
+        &self,
+        ctx: &Ctx<'_>,
+        login: &LoginRecord,
+    ) -> Result<Option<Login>, EngineError> {
+        let name = login.metadata.get("username").cloned().unwrap_or_default();
+        let Some(user) = load(ctx, &name).await? else {
+            return Err(EngineError::InvalidRequest(format!(
+                "user {name:?} no longer exists, not renewing"
+            )));
+        };
+        let without_default = |p: &[String]| -> std::collections::BTreeSet<String> {
+            p.iter().filter(|p| *p != "default").cloned().collect()
+        };
+        if without_default(&user.token.token_policies) != without_default(&login.policies) {
+            return Err(EngineError::InvalidRequest(
+                "policies have changed, not renewing".into(),
+            ));
+        }
+        Ok(Some(user.token.login(None)))
     }
 }
 

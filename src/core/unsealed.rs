@@ -101,6 +101,7 @@ fn engine_for(
             Mounted::new(TokenBackend::new(
                 services.tokens.clone(),
                 services.policies.clone(),
+                router,
             ))
             .map_err(table)?,
         )),

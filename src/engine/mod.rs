@@ -162,6 +162,28 @@ pub(crate) trait Backend: Send + Sync + 'static {
     ) -> Option<String> {
         None
     }
+
+    /// A login token this method issued is being renewed: the settings to renew it under
+    /// now (OpenBao's `AuthRenew`), from what the login recorded on the token. `Ok(None)`
+    /// keeps the settings of the login; an error refuses the renewal.
+    fn renew_login(
+        &self,
+        _ctx: &Ctx<'_>,
+        _login: &LoginRecord,
+    ) -> impl Future<Output = Result<Option<crate::logical::Login>, EngineError>> + Send {
+        async { Ok(None) }
+    }
+}
+
+/// What a login token remembers of its login, for [`Backend::renew_login`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LoginRecord {
+    /// The login's metadata (`username`, `role_name`, ...).
+    pub(crate) metadata: std::collections::BTreeMap<String, String>,
+    /// The token's policies, `default` included.
+    pub(crate) policies: Vec<String>,
+    /// The login path (`auth/userpass/login/bob`).
+    pub(crate) path: String,
 }
 
 /// A boxed future, for the object-safe [`DynBackend`].
@@ -195,6 +217,12 @@ pub(crate) trait DynBackend: Send + Sync {
     ) -> BoxFuture<'a, Result<bool, EngineError>>;
     /// [`Backend::alias_lookahead`] for the row `m`.
     fn alias_lookahead(&self, m: &RouteMatch, data: &Data) -> Option<String>;
+    /// [`Backend::renew_login`].
+    fn renew_login<'a>(
+        &'a self,
+        ctx: &'a Ctx<'a>,
+        login: &'a LoginRecord,
+    ) -> BoxFuture<'a, Result<Option<crate::logical::Login>, EngineError>>;
 }
 
 /// A [`Backend`] with its path table compiled.
@@ -258,6 +286,14 @@ impl<B: Backend> DynBackend for Mounted<B> {
     fn alias_lookahead(&self, m: &RouteMatch, data: &Data) -> Option<String> {
         self.backend
             .alias_lookahead(self.table.route(m.row), &m.params, data)
+    }
+
+    fn renew_login<'a>(
+        &'a self,
+        ctx: &'a Ctx<'a>,
+        login: &'a LoginRecord,
+    ) -> BoxFuture<'a, Result<Option<crate::logical::Login>, EngineError>> {
+        Box::pin(self.backend.renew_login(ctx, login))
     }
 }
 

@@ -471,8 +471,40 @@ async fn userpass_logins_through_the_pipeline() {
     let unlock = format!("/v1/sys/locked-users/{accessor}/unlock/bob");
     let (s, _, b) = authed(&app, &root, "POST", &unlock, "").await;
     ok(s, &b);
-    let (s, _, b) = call_json(&app, "POST", "/v1/auth/userpass/login/bob", &login("pw1")).await;
+    let (s, j, b) = call_json(&app, "POST", "/v1/auth/userpass/login/bob", &login("pw1")).await;
     ok(s, &b);
+    let token = j["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // The method is asked at renewal: changed policies or a deleted user stop renewals.
+    let (s, _, b) = authed(&app, &token, "POST", "/v1/auth/token/renew-self", "{}").await;
+    ok(s, &b);
+    let other = r#"{"token_policies":"reader,other"}"#;
+    let (s, _, b) = authed(
+        &app,
+        &root,
+        "POST",
+        "/v1/auth/userpass/users/bob/policies",
+        other,
+    )
+    .await;
+    ok(s, &b);
+    let (s, j, _) = authed(&app, &token, "POST", "/v1/auth/token/renew-self", "{}").await;
+    assert_eq!(
+        (s.as_u16(), j["errors"][0].as_str()),
+        (400, Some("policies have changed, not renewing"))
+    );
+    let (s, _, b) = authed(&app, &root, "DELETE", "/v1/auth/userpass/users/bob", "").await;
+    ok(s, &b);
+    let (s, j, _) = authed(&app, &token, "POST", "/v1/auth/token/renew-self", "{}").await;
+    assert_eq!(
+        (s.as_u16(), j["errors"][0].as_str()),
+        (400, Some("user \"bob\" no longer exists, not renewing"))
+    );
+    let (s, _, _) = call_json(&app, "POST", "/v1/auth/userpass/login/bob", &login("pw1")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a deleted user cannot log in");
 
     // Disabling the method revokes its tokens; the token store cannot be disabled.
     let (s, j, _) = authed(&app, &root, "DELETE", "/v1/sys/auth/token", "").await;

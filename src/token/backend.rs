@@ -1,13 +1,14 @@
 //! The `auth/token/` engine: the HTTP face of the token store.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::create::{self, auth_block, lookup_data, CreateCtx, CreateRequest};
 use super::{Role, TokenEntry, TokenStore};
 use crate::engine::{fields, Backend, Ctx, EngineError, EngineRequest, EngineResponse};
-use crate::engine::{Flags, Ops, Path};
+use crate::engine::{Flags, LoginRecord, Ops, Path};
 use crate::logical::{multierror, Body, Operation};
 use crate::policy::PolicyStore;
+use crate::router::Router;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -73,6 +74,8 @@ pub(crate) struct TokenBackend {
     store: Arc<TokenStore>,
     /// For the `Policy "x" does not exist` warnings of token creation.
     policies: Option<Arc<PolicyStore>>,
+    /// To ask the auth method that issued a login token before renewing it.
+    router: Weak<Router>,
 }
 
 fn bad(m: &str) -> EngineError {
@@ -85,10 +88,15 @@ fn status_bad_request(m: &str) -> EngineError {
 }
 
 impl TokenBackend {
-    pub(crate) fn new(store: Arc<TokenStore>, policies: Arc<PolicyStore>) -> Self {
+    pub(crate) fn new(
+        store: Arc<TokenStore>,
+        policies: Arc<PolicyStore>,
+        router: Weak<Router>,
+    ) -> Self {
         Self {
             store,
             policies: Some(policies),
+            router,
         }
     }
 
@@ -98,7 +106,46 @@ impl TokenBackend {
         Self {
             store,
             policies: None,
+            router: Weak::new(),
         }
+    }
+
+    /// Renew `e`: a login token under its auth method's current settings (OpenBao's
+    /// `authRenew`), any other under its own.
+    async fn renew_entry(
+        &self,
+        ctx: &Ctx<'_>,
+        e: &TokenEntry,
+        increment: Option<std::time::Duration>,
+    ) -> Result<create::RenewOutcome, EngineError> {
+        let now = ctx.clock.now();
+        let issued_by = match e.path.starts_with("auth/") && !e.path.starts_with("auth/token/") {
+            true => self.router.upgrade().and_then(|r| r.resolve(&e.path)),
+            false => None,
+        };
+        let Some((mount, _)) = issued_by else {
+            return create::renew(&self.store, ctx.mount, e, increment, now, None).await;
+        };
+        let record = LoginRecord {
+            metadata: e.meta.clone().unwrap_or_default(),
+            policies: e.policies.clone(),
+            path: e.path.clone(),
+        };
+        let auth_ctx = Ctx {
+            storage: &mount.view,
+            mount: &mount.info,
+            clock: ctx.clock,
+        };
+        let login = mount.backend.renew_login(&auth_ctx, &record).await?;
+        let login = login.map(|mut l| {
+            // As at login: the issuing mount's max caps the method's own.
+            let cap = mount.info.max_lease_ttl.as_secs();
+            if l.max_ttl == 0 || l.max_ttl > cap {
+                l.max_ttl = cap;
+            }
+            l
+        });
+        create::renew(&self.store, &mount.info, e, increment, now, login.as_ref()).await
     }
 
     /// The raw token the request names in `token`, or the caller's own when it names none
@@ -181,8 +228,7 @@ impl TokenBackend {
             return Err(bad("token not found"));
         };
         let increment = fields::duration(&req.data, "increment")?;
-        let now = ctx.clock.now();
-        let out = create::renew(&self.store, ctx.mount, &e, increment, now).await?;
+        let out = self.renew_entry(ctx, &e, increment).await?;
         Ok(EngineResponse {
             auth: Some(auth_block(if show_token { id } else { "" }, &out.entry)),
             warnings: out.warnings,
@@ -298,7 +344,7 @@ impl Backend for TokenBackend {
                     return Err(bad("token not found"));
                 }
                 let increment = fields::duration(&req.data, "increment")?;
-                let out = create::renew(store, ctx.mount, &e, increment, now).await?;
+                let out = self.renew_entry(ctx, &e, increment).await?;
                 Ok(EngineResponse {
                     auth: Some(auth_block("", &out.entry)),
                     warnings: out.warnings,

@@ -558,12 +558,16 @@ pub(crate) struct RenewOutcome {
 /// (default: the TTL last granted), never past the explicit max TTL or the mount's max
 /// counted from the issue time. A token made from a role takes the role's current period
 /// and explicit max, as OpenBao's `authRenew` does.
+///
+/// A login token renews under `login` when its auth method gave current settings
+/// ([`crate::engine::Backend::renew_login`]); `mount` is then the auth method's mount.
 pub(crate) async fn renew(
     store: &TokenStore,
     mount: &MountInfo,
     e: &TokenEntry,
     increment: Option<Duration>,
     now: OffsetDateTime,
+    login: Option<&Login>,
 ) -> Result<RenewOutcome, EngineError> {
     if e.no_lease {
         return invalid("invalid lease ID");
@@ -585,13 +589,17 @@ pub(crate) async fn renew(
             }
         }
     };
+    let (backend_ttl, backend_max_ttl, period) = match login {
+        Some(l) => (l.ttl, l.max_ttl, l.period),
+        None => (e.lease_ttl, e.max_ttl, period),
+    };
     let (ttl, warnings) = calculate_ttl(
         mount,
         &TtlInputs {
             increment: increment.map_or(0, |i| i.as_secs()),
-            backend_ttl: e.lease_ttl,
+            backend_ttl,
             period,
-            backend_max_ttl: e.max_ttl,
+            backend_max_ttl,
             explicit_max_ttl: explicit_max,
             start: e.issue_ns.div_euclid(NANOS),
             now: now.unix_timestamp(),
