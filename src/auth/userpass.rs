@@ -226,7 +226,10 @@ impl Backend for Userpass {
         ctx: &Ctx<'_>,
         login: &LoginRecord,
     ) -> Result<Option<Login>, EngineError> {
-        let name = login.metadata.get("username").cloned().unwrap_or_default();
+        let name = match login.alias.as_str() {
+            "" => login.metadata.get("username").cloned().unwrap_or_default(),
+            alias => alias.to_owned(),
+        };
         let Some(user) = load(ctx, &name).await? else {
             return Err(EngineError::InvalidRequest(format!(
                 "user {name:?} no longer exists, not renewing"

@@ -182,8 +182,8 @@ pub(crate) struct LoginRecord {
     pub(crate) metadata: std::collections::BTreeMap<String, String>,
     /// The token's policies, `default` included.
     pub(crate) policies: Vec<String>,
-    /// The login path (`auth/userpass/login/bob`).
-    pub(crate) path: String,
+    /// The login's alias (the user name, the role id).
+    pub(crate) alias: String,
 }
 
 /// A boxed future, for the object-safe [`DynBackend`].

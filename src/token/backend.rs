@@ -129,7 +129,7 @@ impl TokenBackend {
         let record = LoginRecord {
             metadata: e.meta.clone().unwrap_or_default(),
             policies: e.policies.clone(),
-            path: e.path.clone(),
+            alias: e.alias.clone(),
         };
         let auth_ctx = Ctx {
             storage: &mount.view,

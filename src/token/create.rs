@@ -457,6 +457,7 @@ pub(crate) async fn create(
         no_lease: false,
         max_ttl: 0,
         bound_cidrs: Vec::new(),
+        alias: String::new(),
     };
     c.store.insert(&entry).await?;
     Ok((id, entry, warnings))
@@ -533,6 +534,7 @@ pub(crate) async fn create_login(
             m => m,
         },
         bound_cidrs: login.bound_cidrs.clone(),
+        alias: login.alias.clone(),
     };
     store.insert(&entry).await?;
     Ok((id, entry, warnings))

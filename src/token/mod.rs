@@ -89,6 +89,9 @@ pub(crate) struct TokenEntry {
     /// CIDR blocks the token may be used from; empty: anywhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) bound_cidrs: Vec<String>,
+    /// A login token's alias in its auth method (user name, role id), for renewals.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) alias: String,
 }
 
 impl TokenEntry {
@@ -188,6 +191,7 @@ pub(crate) fn init_records(root_id: &str) -> Vec<(String, Zeroizing<Vec<u8>>)> {
         no_lease: true,
         max_ttl: 0,
         bound_cidrs: Vec::new(),
+        alias: String::new(),
     };
     let record = Zeroizing::new(serde_json::to_vec(&entry).unwrap_or_default());
     let accessor_record = Zeroizing::new(store::accessor_record(&entry));

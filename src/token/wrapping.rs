@@ -43,6 +43,7 @@ impl TokenStore {
             no_lease: false,
             max_ttl: 0,
             bound_cidrs: Vec::new(),
+            alias: String::new(),
         };
         self.insert(&entry).await?;
         Ok((id, entry))
