@@ -1,0 +1,1 @@
+//! Unit tests of the approle method, driven through its path table.
