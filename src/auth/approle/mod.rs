@@ -42,7 +42,6 @@ pub(crate) enum Field {
     BoundCidrList,
     SecretIdBoundCidrs,
     TokenBoundCidrs,
-    BindSecretId,
     SecretIdNumUses,
     SecretIdTtl,
     Period,
@@ -160,11 +159,8 @@ impl Backend for AppRole {
             Field::TokenBoundCidrs,
             &["role_name", "token_bound_cidrs"],
         ),
-        field(
-            "role/{role_name}/bind-secret-id",
-            Field::BindSecretId,
-            &["role_name", "bind_secret_id"],
-        ),
+        // No `role/<r>/bind-secret-id`: OpenBao 2.7.2 lists it in its OpenAPI document
+        // but answers every operation on it with 404 "unsupported path".
         field(
             "role/{role_name}/secret-id-num-uses",
             Field::SecretIdNumUses,

@@ -385,8 +385,10 @@ fn read_field(role: &Role, f: Field) -> EngineResponse {
         Field::SecretIdBoundCidrs => {
             json!({"secret_id_bound_cidrs": role.secret_id_bound_cidrs})
         }
+        // `null` when there are none, as OpenBao prints its nil list here (but `[]` in the
+        // role itself).
+        Field::TokenBoundCidrs if cidrs.is_empty() => json!({"token_bound_cidrs": null}),
         Field::TokenBoundCidrs => json!({"token_bound_cidrs": cidrs}),
-        Field::BindSecretId => json!({"bind_secret_id": role.bind_secret_id}),
         Field::SecretIdNumUses => json!({"secret_id_num_uses": role.secret_id_num_uses}),
         Field::SecretIdTtl => json!({"secret_id_ttl": role.secret_id_ttl}),
         Field::Period if legacy("period") && t.token_period > 0 => {
@@ -411,7 +413,6 @@ fn reset_field(role: &mut Role, f: Field) {
         }
         Field::SecretIdBoundCidrs => role.secret_id_bound_cidrs = None,
         Field::TokenBoundCidrs => t.token_bound_cidrs.clear(),
-        Field::BindSecretId => role.bind_secret_id = true,
         Field::SecretIdNumUses => role.secret_id_num_uses = 0,
         Field::SecretIdTtl => role.secret_id_ttl = 0,
         Field::Period => {
@@ -463,10 +464,6 @@ fn set_field(ctx: &Ctx<'_>, role: &mut Role, f: Field, d: &Data) -> Result<(), E
                 role.token.token_bound_cidrs = tokenutil::parse_cidrs(&list)
                     .map_err(|e| invalid(format!("failed to parse token_bound_cidrs: {e}")))?;
             }
-        }
-        Field::BindSecretId => {
-            role.bind_secret_id =
-                fields::boolean(d, "bind_secret_id")?.ok_or_else(|| missing("bind_secret_id"))?;
         }
         Field::SecretIdNumUses => {
             let n = fields::int(d, "secret_id_num_uses")?
