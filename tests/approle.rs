@@ -282,8 +282,13 @@ fn secret_id_use_counts_and_expiry() {
         .expect(200);
     common::assert_nano_time(&looked["data"]["expiration_time"]);
     std::thread::sleep(Duration::from_millis(1100).saturating_sub(issued.elapsed()));
-    let tidy = api.post("auth/approle/tidy/secret-id", &json!({}));
-    assert_eq!(tidy.status, 202, "{}", tidy.body);
+    let tidy = api
+        .post("auth/approle/tidy/secret-id", &json!({}))
+        .expect(202);
+    assert_eq!(
+        tidy["warnings"],
+        json!(["Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs."])
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = login(&server, &rid, &str_of(&short["secret_id"]));
@@ -417,6 +422,23 @@ fn lookup_destroy_and_accessors() {
         .clone();
     assert_eq!(custom["secret_id"], json!("my-own-secret"));
     login(&server, &rid, "my-own-secret").ok();
+
+    // CIDR blocks: a bare address is not one, and a secret id's must lie inside the role's.
+    api.post(&format!("{ROLE}/secret-id"), &json!({"cidr_list": "10.0.0.1"}))
+        .expect_errors(
+            500,
+            &["1 error occurred:\n\t* failed to validate CIDR blocks: invalid CIDR address: 10.0.0.1\n\n"],
+        );
+    api.post(
+        &format!("{ROLE}/secret-id-bound-cidrs"),
+        &json!({"secret_id_bound_cidrs": "127.0.0.0/8"}),
+    )
+    .expect(204);
+    api.post(&format!("{ROLE}/secret-id"), &json!({"cidr_list": "10.0.0.0/8"}))
+        .expect_errors(
+            500,
+            &["1 error occurred:\n\t* failed to verify subset relationship between CIDR blocks on the role [\"127.0.0.0/8\"] and CIDR blocks on the secret ID [\"10.0.0.0/8\"]: %!w(<nil>)\n\n"],
+        );
 
     // Requests for a role that does not exist.
     api.post("auth/approle/role/zz/secret-id", &json!({}))
