@@ -57,11 +57,10 @@ pub(crate) async fn wrap(
     creation_path: &str,
     now: OffsetDateTime,
 ) -> Result<Response, EngineError> {
-    let wrapped_accessor = resp
-        .auth
-        .as_ref()
-        .map(|a| a.accessor.clone())
-        .unwrap_or_default();
+    let wrapped_accessor = match &resp.auth {
+        Some(a) => a.accessor.clone(),
+        None => resp.wrapped_accessor.clone(),
+    };
     let response = Wrapped {
         data: match resp.body {
             Body::Data(d) => Some(d),

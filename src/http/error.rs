@@ -50,7 +50,10 @@ impl ApiError {
                     (StatusCode::FORBIDDEN, vec![e.to_string()])
                 }
                 E::AclDenied => (StatusCode::FORBIDDEN, vec![multierror(&e.to_string())]),
-                E::NoHandler(_) => (StatusCode::NOT_FOUND, vec![e.to_string()]),
+                E::NoHandler(_) | E::NotFoundWith(_) => {
+                    (StatusCode::NOT_FOUND, vec![e.to_string()])
+                }
+                E::Failed(msg) => (StatusCode::INTERNAL_SERVER_ERROR, vec![msg.clone()]),
                 E::UnsupportedPath => (StatusCode::NOT_FOUND, vec![multierror(&e.to_string())]),
                 E::UnsupportedOperation => (
                     StatusCode::METHOD_NOT_ALLOWED,

@@ -168,6 +168,9 @@ pub(crate) struct Response {
     pub(crate) wrap_info: Option<WrapInfo>,
     /// Legacy `sys/` endpoints also copy `data` to the top level of the body.
     pub(crate) data_at_top_level: bool,
+    /// What `wrap_info.wrapped_accessor` names when this answer, which carries no token, is
+    /// wrapped: approle's new secret id accessor (OpenBao special-cases approle there).
+    pub(crate) wrapped_accessor: String,
 }
 
 impl Response {
