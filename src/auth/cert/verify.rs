@@ -174,7 +174,7 @@ pub(super) mod tests {
 
     use super::*;
 
-    /// A certificate with its key and the parameters it was made from (to sign others).
+    /// A certificate with its key (to sign others with).
     pub(crate) struct Made {
         pub(crate) cert: rcgen::Certificate,
         pub(crate) key: KeyPair,
