@@ -83,6 +83,21 @@ pub struct Tls {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
     pub min_version: TlsVersion,
+    pub client_certs: ClientCerts,
+}
+
+/// Whether and how a TLS listener asks for client certificates (OpenBao's
+/// `tls_disable_client_certs`, `tls_require_and_verify_client_cert`, `tls_client_ca_file`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientCerts {
+    /// Never ask for one.
+    pub disabled: bool,
+    /// A connection without a certificate issued by `ca_file` is refused.
+    pub required: bool,
+    /// The CAs a presented certificate must chain to. Without it any certificate is taken
+    /// (its key still has to sign the handshake) and the cert auth method judges it, as
+    /// OpenBao's `RequestClientCert` does.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -361,6 +376,7 @@ impl Parser<'_> {
         let mut address = "127.0.0.1:8200".to_owned();
         let mut tls_disable = false;
         let (mut cert, mut key, mut min_version) = (None, None, TlsVersion::Tls12);
+        let mut client_certs = ClientCerts::default();
         let mut max_request_size = DEFAULT_MAX_REQUEST_SIZE;
         let mut max_request_duration = DEFAULT_MAX_REQUEST_DURATION;
         for attr in block.body().attributes() {
@@ -383,6 +399,13 @@ impl Parser<'_> {
                         }
                     }
                 }
+                "tls_client_ca_file" => {
+                    client_certs.ca_file = Some(PathBuf::from(self.string(&field, e)?))
+                }
+                "tls_require_and_verify_client_cert" => {
+                    client_certs.required = self.bool(&field, e)?
+                }
+                "tls_disable_client_certs" => client_certs.disabled = self.bool(&field, e)?,
                 "max_request_size" => max_request_size = self.size(&field, e)?,
                 "max_request_duration" => max_request_duration = self.duration(&field, e)?,
                 _ => self.warn(&field),
@@ -394,11 +417,30 @@ impl Parser<'_> {
                 format!("{address:?} is not an ip:port address"),
             ));
         }
+        if client_certs.disabled && client_certs.required {
+            return Err(self.invalid(
+                "listener.tcp",
+                "'tls_disable_client_certs' and 'tls_require_and_verify_client_cert' are mutually exclusive",
+            ));
+        }
+        // OpenBao would fall back to the system's roots; trusting every public CA for client
+        // identity is rarely meant, so the CA file must be named.
+        if client_certs.required && client_certs.ca_file.is_none() {
+            return Err(self.invalid(
+                "listener.tcp.tls_require_and_verify_client_cert",
+                "needs tls_client_ca_file",
+            ));
+        }
         let tls = if tls_disable {
             None
         } else {
             match (cert, key) {
-                (Some(cert_file), Some(key_file)) => Some(Tls { cert_file, key_file, min_version }),
+                (Some(cert_file), Some(key_file)) => Some(Tls {
+                    cert_file,
+                    key_file,
+                    min_version,
+                    client_certs,
+                }),
                 _ => {
                     return Err(self.invalid(
                         "listener.tcp",
@@ -558,6 +600,38 @@ mod tests {
             c.listeners[0].tls.as_ref().map(|t| t.min_version),
             Some(TlsVersion::Tls13)
         );
+    }
+
+    #[test]
+    fn client_cert_settings_follow_openbao_names() {
+        let tls = "tls_cert_file = \"c.pem\"\n tls_key_file = \"k.pem\"\n";
+        let listener = |extra: &str| parse(&format!("listener \"tcp\" {{\n {tls} {extra}\n}}"));
+        let c = listener(
+            "tls_client_ca_file = \"ca.pem\"\n tls_require_and_verify_client_cert = \"true\"",
+        )
+        .expect("required");
+        assert_eq!(
+            c.listeners[0].tls.as_ref().map(|t| t.client_certs.clone()),
+            Some(ClientCerts {
+                disabled: false,
+                required: true,
+                ca_file: Some("ca.pem".into()),
+            })
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let e = listener("tls_client_ca_file = \"ca.pem\"\n tls_require_and_verify_client_cert = true\n tls_disable_client_certs = true")
+            .expect_err("exclusive")
+            .to_string();
+        assert!(e.contains("mutually exclusive"), "{e}");
+        let e = listener("tls_require_and_verify_client_cert = true")
+            .expect_err("no CA")
+            .to_string();
+        assert!(e.contains("tls_client_ca_file"), "{e}");
+        let c = listener("tls_disable_client_certs = true").expect("disabled");
+        assert!(c.listeners[0]
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_certs.disabled));
     }
 
     #[test]

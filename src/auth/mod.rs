@@ -9,6 +9,8 @@
 //! May not touch: `core`, `router`, `token`, `policy`.
 
 mod approle;
+mod cert;
+mod kubernetes;
 pub(crate) mod lockout;
 pub(crate) mod tokenutil;
 mod userpass;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use crate::engine::{DynBackend, EngineError, Mounted};
 
 /// The auth method types this server can mount (`token` is the core's own).
-pub(crate) const KINDS: &[&str] = &["approle", "userpass"];
+pub(crate) const KINDS: &[&str] = &["approle", "cert", "kubernetes", "userpass"];
 
 /// The type of a `sys/auth/<path>` request, or OpenBao's refusal.
 pub(crate) fn check_kind(kind: &str) -> Result<String, EngineError> {
@@ -38,6 +40,12 @@ pub(crate) fn build(kind: &str) -> Option<Result<Arc<dyn DynBackend>, EngineErro
     let table = |e: crate::engine::TableError| EngineError::InvalidRequest(e.to_string());
     let built: Result<Arc<dyn DynBackend>, EngineError> = match kind {
         "approle" => Mounted::new(approle::AppRole)
+            .map(|m| Arc::new(m) as Arc<dyn DynBackend>)
+            .map_err(table),
+        "cert" => Mounted::new(cert::Cert)
+            .map(|m| Arc::new(m) as Arc<dyn DynBackend>)
+            .map_err(table),
+        "kubernetes" => Mounted::new(kubernetes::Kubernetes::new(Default::default()))
             .map(|m| Arc::new(m) as Arc<dyn DynBackend>)
             .map_err(table),
         "userpass" => Mounted::new(userpass::Userpass::default())

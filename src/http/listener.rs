@@ -1,4 +1,11 @@
 //! Serving the API on a TCP listener, in plain HTTP or TLS (rustls), with graceful shutdown.
+//!
+//! A TLS listener asks for a client certificate unless `tls_disable_client_certs`: with
+//! `tls_client_ca_file` the certificate must chain to it (and must be there at all with
+//! `tls_require_and_verify_client_cert`); without, any certificate is taken as OpenBao's
+//! `RequestClientCert` takes it, and the `cert` auth method decides whether it is trusted.
+//! Either way the client has proved it holds the certificate's key, and the chain reaches
+//! every request on the connection as `Connection::peer_certs`.
 
 use std::future::Future;
 use std::path::Path;
@@ -10,10 +17,16 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{Tls, TlsVersion};
+use crate::config::{ClientCerts, Tls, TlsVersion};
 use crate::logical::Connection;
 
 /// How long open connections get to finish after shutdown is asked for.
@@ -30,6 +43,8 @@ pub(crate) enum TlsError {
     Missing { path: String, what: &'static str },
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    #[error("failed to parse CA certificate in tls_client_ca_file {path}: {message}")]
+    ClientCa { path: String, message: String },
 }
 
 /// A rustls acceptor from a listener's PEM files.
@@ -53,12 +68,103 @@ pub(crate) fn acceptor(tls: &Tls) -> Result<TlsAcceptor, TlsError> {
         TlsVersion::Tls13 => &[&rustls::version::TLS13],
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)?;
+    let builder = match client_verifier(&tls.client_certs, provider)? {
+        None => builder.with_no_client_auth(),
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+    };
+    let mut config = builder.with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// How the handshake treats client certificates; `None` never asks for one.
+fn client_verifier(
+    settings: &ClientCerts,
+    provider: Arc<CryptoProvider>,
+) -> Result<Option<Arc<dyn ClientCertVerifier>>, TlsError> {
+    if settings.disabled {
+        return Ok(None);
+    }
+    let Some(path) = &settings.ca_file else {
+        return Ok(Some(Arc::new(AnyClientCert {
+            algorithms: provider.signature_verification_algorithms,
+        })));
+    };
+    let display = path.display().to_string();
+    let invalid = |message: String| TlsError::ClientCa {
+        path: display.clone(),
+        message,
+    };
+    let cas = read_pem(path, |r| {
+        rustls_pemfile::certs(r).collect::<Result<Vec<_>, _>>()
+    })?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        roots.add(ca).map_err(|e| invalid(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(invalid("no certificate in it".into()));
+    }
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let builder = if settings.required {
+        builder
+    } else {
+        builder.allow_unauthenticated()
+    };
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// Takes whatever certificate the client presents, checking only that the client signed the
+/// handshake with its key: the chain is for the `cert` auth method to judge.
+#[derive(Debug)]
+struct AnyClientCert {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for AnyClientCert {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 fn read_pem<T>(
@@ -144,7 +250,8 @@ pub(crate) async fn serve(
                 None => conn.serve(stream, info).await,
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(stream) => {
-                        // Verified against `tls_client_ca_file` by the handshake already.
+                        // Chained to `tls_client_ca_file` when there is one; otherwise
+                        // only the key is proved (see `AnyClientCert`).
                         info.peer_certs = stream
                             .get_ref()
                             .1
