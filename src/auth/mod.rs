@@ -8,6 +8,7 @@
 //!
 //! May not touch: `core`, `router`, `token`, `policy`.
 
+mod kubernetes;
 pub(crate) mod lockout;
 pub(crate) mod tokenutil;
 mod userpass;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use crate::engine::{DynBackend, EngineError, Mounted};
 
 /// The auth method types this server can mount (`token` is the core's own).
-pub(crate) const KINDS: &[&str] = &["userpass"];
+pub(crate) const KINDS: &[&str] = &["userpass", "kubernetes"];
 
 /// The type of a `sys/auth/<path>` request, or OpenBao's refusal.
 pub(crate) fn check_kind(kind: &str) -> Result<String, EngineError> {
@@ -37,6 +38,9 @@ pub(crate) fn build(kind: &str) -> Option<Result<Arc<dyn DynBackend>, EngineErro
     let table = |e: crate::engine::TableError| EngineError::InvalidRequest(e.to_string());
     let built: Result<Arc<dyn DynBackend>, EngineError> = match kind {
         "userpass" => Mounted::new(userpass::Userpass)
+            .map(|m| Arc::new(m) as Arc<dyn DynBackend>)
+            .map_err(table),
+        "kubernetes" => Mounted::new(kubernetes::Kubernetes::new(Default::default()))
             .map(|m| Arc::new(m) as Arc<dyn DynBackend>)
             .map_err(table),
         _ => return None,

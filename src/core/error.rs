@@ -36,6 +36,9 @@ pub(crate) enum Error {
     /// Nothing there.
     #[error("not found")]
     NotFound,
+    /// A failure whose text OpenBao sends with its 500 (see `EngineError::Failed`).
+    #[error("{0}")]
+    Failed(String),
     /// Something broke inside; the details are logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,6 +67,7 @@ impl From<EngineError> for Error {
             e @ EngineError::PreflightDenied(_) => Error::Forbidden(e.to_string()),
             EngineError::Forbidden(msg) => Error::Forbidden(msg),
             EngineError::InvalidCredentials(msg) => Error::InvalidRequest(msg),
+            EngineError::Failed(msg) => Error::Failed(msg),
             EngineError::Storage(e) => Error::Internal(e.to_string()),
         }
     }

@@ -66,6 +66,10 @@ pub(crate) enum EngineError {
     /// `ErrInvalidCredentials`); the core counts it toward the user's lockout.
     #[error("{0}")]
     InvalidCredentials(String),
+    /// A failure OpenBao answers with 500 and this exact text (a Go error returned by the
+    /// handler, which clients show): approle's role constraint and accessor checks.
+    #[error("{0}")]
+    Failed(String),
     /// Storage below the engine failed; details are logged, not sent.
     #[error(transparent)]
     Storage(#[from] BarrierError),

@@ -51,6 +51,7 @@ impl ApiError {
                 }
                 E::AclDenied => (StatusCode::FORBIDDEN, vec![multierror(&e.to_string())]),
                 E::NoHandler(_) => (StatusCode::NOT_FOUND, vec![e.to_string()]),
+                E::Failed(msg) => (StatusCode::INTERNAL_SERVER_ERROR, vec![msg.clone()]),
                 E::UnsupportedPath => (StatusCode::NOT_FOUND, vec![multierror(&e.to_string())]),
                 E::UnsupportedOperation => (
                     StatusCode::METHOD_NOT_ALLOWED,
