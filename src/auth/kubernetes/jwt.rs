@@ -464,3 +464,7 @@ impl ServiceAccount {
         Ok(uid)
     }
 }
+
+#[cfg(test)]
+#[path = "jwt_tests.rs"]
+mod tests;

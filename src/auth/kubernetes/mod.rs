@@ -121,3 +121,6 @@ impl Backend for Kubernetes {
         None
     }
 }
+
+#[cfg(test)]
+mod tests;
