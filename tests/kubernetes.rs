@@ -463,6 +463,27 @@ fn login_with_a_token_review() {
         format!(r#"{{"metadata":{{}},"spec":{{"token":"{jwt}"}},"status":{{"user":{{}}}}}}"#)
     );
 
+    // `bao login -method=kubernetes` posts the same login.
+    w.fake
+        .answer(201, accepted("default", "app", "uid-123", &[]));
+    let out = w
+        .server
+        .bao(
+            None,
+            &[
+                "login",
+                "-no-store",
+                "-format=json",
+                "-method=kubernetes",
+                "role=app",
+                &format!("jwt={jwt}"),
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(out["auth"]["metadata"]["service_account_uid"], "uid-123");
+    w.one_review();
+
     // A glob-bound name, a projected token and the name alias source.
     w.bao(&[
         "write",
