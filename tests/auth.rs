@@ -557,6 +557,63 @@ fn userpass_login_and_token_lifetime() {
     login_http(&server, "userpass", "carol", "carol-pw").expect_errors(400, &[INVALID]);
 }
 
+/// A login token's renewal asks the auth method again (OpenBao's userpass `pathLoginRenew`):
+/// the user's current token_ttl applies, changed policies refuse the renewal, and a deleted
+/// user's token renews to nothing (204) but stays valid until it expires.
+#[test]
+fn userpass_renewal_follows_the_user() {
+    let (server, root, _) = Server::start_unsealed();
+    let bao = |args: &[&str]| server.bao(Some(&root), args);
+    bao(&["auth", "enable", "userpass"]).ok();
+    bao(&[
+        "write",
+        "auth/userpass/users/hank",
+        "password=hank-pw",
+        "token_policies=a",
+        "token_ttl=1m",
+        "token_max_ttl=10m",
+    ])
+    .ok();
+    let t = login_token(&server, "userpass", "hank", "hank-pw");
+    let api = server.api(&t);
+    let renew = |body: &Value| api.post("auth/token/renew-self", body);
+
+    // An explicit increment, then none: back to the user's token_ttl, not the last increment.
+    let r = renew(&json!({"increment": "30s"})).expect(200);
+    assert_eq!(r["auth"]["lease_duration"], 30, "{r}");
+    let r = renew(&json!({})).expect(200);
+    assert_eq!(r["auth"]["lease_duration"], 60, "{r}");
+    // The user's token_ttl as it is now.
+    bao(&["write", "auth/userpass/users/hank", "token_ttl=45s"]).ok();
+    let r = renew(&json!({})).expect(200);
+    assert_eq!(r["auth"]["lease_duration"], 45, "{r}");
+
+    // Other policies than the token's: no renewal.
+    bao(&[
+        "write",
+        "auth/userpass/users/hank/policies",
+        "token_policies=b",
+    ])
+    .ok();
+    renew(&json!({})).expect_errors(
+        500,
+        &["1 error occurred:\n\t* failed to renew entry: policies have changed, not renewing\n\n"],
+    );
+    bao(&[
+        "write",
+        "auth/userpass/users/hank/policies",
+        "token_policies=a",
+    ])
+    .ok();
+    renew(&json!({})).expect(200);
+
+    // A deleted user: the renewal answers nothing; the token lives on until it expires.
+    bao(&["delete", "auth/userpass/users/hank"]).ok();
+    let r = renew(&json!({}));
+    assert_eq!(r.status, 204, "{}", r.body);
+    api.get("auth/token/lookup-self").expect(200);
+}
+
 #[test]
 fn userpass_token_bound_cidrs() {
     let (server, root, _) = Server::start_unsealed();
