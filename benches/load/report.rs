@@ -1,4 +1,5 @@
-//! What one run measured, the table printed at the end, the targets of issue 3 item 8, and
+//! What one run measured, the table printed at the end, the targets of issue 3 item 8 (and
+//! the login ones of issue 5 item 8), and
 //! the same as JSON.
 
 use std::fmt::Write as _;
@@ -144,7 +145,7 @@ pub struct Target {
     pub note: String,
 }
 
-/// The targets of issue 3 item 8.
+/// The targets of issue 3 item 8, and the login ones of issue 5 item 8.
 pub fn targets(
     coffer: Option<&ServerRun>,
     openbao: Option<&ServerRun>,
@@ -173,6 +174,23 @@ pub fn targets(
             missing("token create c=16")
         },
     });
+    for op in Op::LOGINS {
+        let (rps, _) = cell_ratios(
+            coffer.and_then(|r| r.clean(op, 16)),
+            openbao.and_then(|r| r.clean(op, 16)),
+        );
+        out.push(Target {
+            name: format!("{} req/s at c=16 >= 5x OpenBao's (issue 5)", op.name()),
+            pass: rps.map(|r| r >= 5.0),
+            measured: rps,
+            required: 5.0,
+            note: if rps.is_some() {
+                String::new()
+            } else {
+                missing(&format!("{} c=16", op.name()))
+            },
+        });
+    }
     for (op, what) in [(Op::Read, "read"), (Op::Write, "write")] {
         for c in [16, 64] {
             let (rps, _) = cell_ratios(
@@ -298,13 +316,14 @@ fn header(ctx: &Context, runs: &[ServerRun]) -> String {
         ctx.cell_secs
     );
     for op in Op::ALL {
-        let _ = writeln!(s, "  {:<10} {}", op.name(), op.describe());
+        let _ = writeln!(s, "  {:<14} {}", op.name(), op.describe());
     }
     let top_up = ctx.secrets.saturating_sub(READ_KEYS);
     let _ = writeln!(
         s,
         "  order      per server: sys/health cells; prefill the {READ_KEYS} read keys (c=64); kv2 \
-         read cells; top up to {} secrets; kv2 write cells",
+         read cells; top up to {} secrets; kv2 write cells; token create cells; approle login \
+         cells; userpass login cells",
         ctx.secrets.max(READ_KEYS)
     );
     let _ = writeln!(
@@ -330,7 +349,7 @@ pub fn render(ctx: &Context, runs: &[ServerRun], targets: &[Target]) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "{:<11} {:>3} | {:>13} {:>8} {:>8} | {:>13} {:>8} {:>8} | {:>12} {:>12}",
+        "{:<14} {:>3} | {:>13} {:>8} {:>8} | {:>13} {:>8} {:>8} | {:>12} {:>12}",
         "op",
         "c",
         "Coffer req/s",
@@ -342,7 +361,7 @@ pub fn render(ctx: &Context, runs: &[ServerRun], targets: &[Target]) -> String {
         "ratio(req/s)",
         "ratio(p99 O/C)"
     );
-    let _ = writeln!(s, "{}", "-".repeat(112));
+    let _ = writeln!(s, "{}", "-".repeat(115));
     for op in Op::ALL {
         for c in CONCURRENCY {
             let a = cell_cols(coffer, op, c);
@@ -353,7 +372,7 @@ pub fn render(ctx: &Context, runs: &[ServerRun], targets: &[Target]) -> String {
             );
             let _ = writeln!(
                 s,
-                "{:<11} {:>3} | {:>13} {:>8} {:>8} | {:>13} {:>8} {:>8} | {:>12} {:>12}",
+                "{:<14} {:>3} | {:>13} {:>8} {:>8} | {:>13} {:>8} {:>8} | {:>12} {:>12}",
                 op.name(),
                 c,
                 a[0],
@@ -448,7 +467,7 @@ pub fn render(ctx: &Context, runs: &[ServerRun], targets: &[Target]) -> String {
     }
 
     let _ = writeln!(s);
-    let _ = writeln!(s, "targets (issue 3, item 8)");
+    let _ = writeln!(s, "targets (issue 3 item 8; logins: issue 5 item 8)");
     for t in targets {
         let status = match t.pass {
             Some(true) => "PASS",

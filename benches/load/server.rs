@@ -306,6 +306,82 @@ impl Server {
             })
     }
 
+    /// A write during setup that must answer 2xx.
+    async fn setup(
+        &self,
+        method: Method,
+        path: &str,
+        root: &str,
+        body: serde_json::Value,
+    ) -> Result<crate::client::Reply, String> {
+        let r = self.send(method.clone(), path, Some(root), body).await?;
+        if r.ok() {
+            Ok(r)
+        } else {
+            Err(format!("{method} {path}: {}", r.describe()))
+        }
+    }
+
+    /// AppRole at `approle/`, role `bench` (policy `bench`, 1 h tokens) and one secret id of
+    /// unlimited uses: the body of every `auth/approle/login` of the bench.
+    pub async fn setup_approle(&self, root: &str) -> Result<String, String> {
+        self.setup(
+            Method::POST,
+            "/v1/sys/auth/approle",
+            root,
+            json!({"type": "approle"}),
+        )
+        .await?;
+        self.setup(
+            Method::POST,
+            "/v1/auth/approle/role/bench",
+            root,
+            json!({"token_policies": ["bench"], "token_ttl": "1h", "secret_id_num_uses": 0}),
+        )
+        .await?;
+        let r = self
+            .get("/v1/auth/approle/role/bench/role-id", Some(root))
+            .await?;
+        let role_id = r.json()["data"]["role_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("role-id: no data.role_id in {}", r.describe()))?;
+        let r = self
+            .setup(
+                Method::POST,
+                "/v1/auth/approle/role/bench/secret-id",
+                root,
+                json!({}),
+            )
+            .await?;
+        let secret_id = r.json()["data"]["secret_id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "secret-id: no data.secret_id in the answer".to_owned())?;
+        Ok(json!({"role_id": role_id, "secret_id": secret_id}).to_string())
+    }
+
+    /// userpass at `userpass/` and user `bench` (policy `bench`, 1 h tokens): the body of
+    /// every `auth/userpass/login/bench` of the bench.
+    pub async fn setup_userpass(&self, root: &str) -> Result<String, String> {
+        self.setup(
+            Method::POST,
+            "/v1/sys/auth/userpass",
+            root,
+            json!({"type": "userpass"}),
+        )
+        .await?;
+        let password = crate::load::random_value(24);
+        self.setup(
+            Method::POST,
+            "/v1/auth/userpass/users/bench",
+            root,
+            json!({"password": password, "token_policies": ["bench"], "token_ttl": "1h"}),
+        )
+        .await?;
+        Ok(json!({ "password": password }).to_string())
+    }
+
     /// Resident set size of the server process (VmRSS), in KiB.
     pub fn rss_kib(&self) -> Result<u64, String> {
         let pid = self.pid().ok_or("server not running")?;
