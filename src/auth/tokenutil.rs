@@ -81,9 +81,17 @@ impl TokenParams {
         if let Some((name, _)) = pick("token_period") {
             self.token_period = secs(d, name)?;
         }
-        if let Some((name, _)) = pick("token_policies") {
-            self.token_policies =
-                parse_policies(&fields::string_list(d, name)?.unwrap_or_default());
+        // `token_policies` are kept as given (OpenBao lower-cases them only in the token);
+        // the legacy `policies` go through `ParsePolicies`, which sorts and lower-cases.
+        match pick("token_policies") {
+            Some((name, false)) => {
+                self.token_policies = fields::string_list(d, name)?.unwrap_or_default();
+            }
+            Some((name, true)) => {
+                self.token_policies =
+                    parse_policies(&fields::string_list(d, name)?.unwrap_or_default());
+            }
+            None => {}
         }
         if let Some(t) = fields::string(d, "token_type")? {
             self.token_type = match t.as_str() {

@@ -278,7 +278,14 @@ impl<B: Backend> DynBackend for Mounted<B> {
                 .and_then(|known| fields::unknown_fields_warning(&req.data, known));
             let route = self.table.route(m.row);
             let mut resp = self.backend.handle(ctx, route, req).await?;
-            resp.warnings.extend(warning);
+            // OpenBao warns only on a response it has: a bare 204 stays a 204.
+            let bare = matches!(resp.body, crate::logical::Body::NoContent)
+                && resp.warnings.is_empty()
+                && resp.auth.is_none()
+                && resp.login.is_none();
+            if !bare {
+                resp.warnings.extend(warning);
+            }
             Ok(resp)
         })
     }

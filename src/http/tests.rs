@@ -246,8 +246,12 @@ async fn kv_v2_wire_shapes() {
         (s, j["data"]["version"].as_u64()),
         (StatusCode::OK, Some(1))
     );
-    // An unknown field is ignored with a warning, which turns a 204 into a 200.
-    let (s, j, _) = authed(&app, &root, "PUT", "/v1/kv/metadata/a", r#"{"bogus":1}"#).await;
+    // An unknown field earns a warning on an answer that has a body; a bare 204 stays one,
+    // as in OpenBao.
+    let (s, _, _) = authed(&app, &root, "PUT", "/v1/kv/metadata/a", r#"{"bogus":1}"#).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let body = r#"{"data":{"x":"2"},"bogus":1}"#;
+    let (s, j, _) = authed(&app, &root, "PUT", "/v1/kv/data/a", body).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         j["warnings"][0],
@@ -261,7 +265,7 @@ async fn kv_v2_wire_shapes() {
     let (s, j, _) = authed(&app, &root, "GET", "/v1/kv/data/a", "").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(j["data"]["data"], serde_json::Value::Null);
-    assert_eq!(j["data"]["metadata"]["version"], 1);
+    assert_eq!(j["data"]["metadata"]["version"], 2);
     // Lists: both spellings, 404 when empty, 405 where there is nothing to list.
     let (s, j, _) = authed(&app, &root, "LIST", "/v1/kv/metadata", "").await;
     assert_eq!(

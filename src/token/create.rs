@@ -676,6 +676,14 @@ pub(crate) fn lookup_data(id: &str, e: &TokenEntry, now: OffsetDateTime) -> Data
     if e.period > 0 {
         d.insert("period".into(), json!(e.period));
     }
+    if !e.bound_cidrs.is_empty() {
+        let shown: Vec<String> = e
+            .bound_cidrs
+            .iter()
+            .map(|c| crate::auth::tokenutil::display_cidr(c))
+            .collect();
+        d.insert("bound_cidrs".into(), json!(shown));
+    }
     if !e.no_lease {
         if let Some(ns) = e.last_renewal_ns {
             d.insert("last_renewal_time".into(), json!(ns.div_euclid(NANOS)));
