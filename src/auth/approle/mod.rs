@@ -26,9 +26,9 @@ use zeroize::Zeroizing;
 
 use crate::barrier::BarrierError;
 use crate::engine::{Backend, Ctx, EngineError, EngineRequest, EngineResponse};
-use crate::engine::{Flags, Ops, Params, Path};
+use crate::engine::{Flags, LoginRecord, Ops, Params, Path};
 use crate::logical::storage::{Precondition, StorageOp};
-use crate::logical::{multierror, Data};
+use crate::logical::{multierror, Data, Login};
 
 /// The longest role name or secret id OpenBao will HMAC.
 const MAX_HMAC_INPUT: usize = 4096;
@@ -296,6 +296,26 @@ impl Backend for AppRole {
         let id = crate::engine::fields::string(data, "role_id").ok()??;
         let id = id.trim();
         (!id.is_empty()).then(|| id.to_owned())
+    }
+
+    /// OpenBao's `pathLoginRenew`: the role must still exist; its current TTLs apply.
+    async fn renew_login(
+        &self,
+        ctx: &Ctx<'_>,
+        login: &LoginRecord,
+    ) -> Result<Option<Login>, EngineError> {
+        let name = login.metadata.get("role_name").cloned().unwrap_or_default();
+        if name.is_empty() {
+            return Err(EngineError::InvalidRequest(
+                "failed to fetch role_name during renewal".into(),
+            ));
+        }
+        match role::by_name(ctx, &name).await? {
+            Some(r) => Ok(Some(r.token.login(None))),
+            None => Err(EngineError::InvalidRequest(format!(
+                "role {name:?} does not exist during renewal"
+            ))),
+        }
     }
 }
 

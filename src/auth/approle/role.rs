@@ -79,6 +79,11 @@ async fn load_key(ctx: &Ctx<'_>, name: &str) -> Result<Option<Role>, EngineError
     }
 }
 
+/// A role by its name as a login recorded it.
+pub(crate) async fn by_name(ctx: &Ctx<'_>, name: &str) -> Result<Option<Role>, EngineError> {
+    load_key(ctx, &name.to_lowercase()).await
+}
+
 /// The role a role id belongs to.
 pub(crate) async fn by_role_id(ctx: &Ctx<'_>, role_id: &str) -> Result<Option<Role>, EngineError> {
     let Some(raw) = ctx.storage.get(&role_id_key(ctx, role_id).await?).await? else {

@@ -347,8 +347,14 @@ async fn login(ctx: &Ctx<'_>, req: &EngineRequest) -> Result<EngineResponse, Eng
         .collect();
     let name = fields::string(&req.data, "name")?.unwrap_or_default();
     let entries = candidates(ctx, &name).await?;
-    let matched = choose(&entries, &leaf_der, &leaf, &intermediates, ctx.clock.now())
-        .map_err(EngineError::InvalidRequest)?;
+    let matched =
+        choose(&entries, &leaf_der, &leaf, &intermediates, ctx.clock.now()).map_err(|e| {
+            // OpenBao returns a verification failure as a Go error: a 500 with its text.
+            match e.starts_with("failed to verify client's certificate") {
+                true => EngineError::Failed(e),
+                false => EngineError::InvalidRequest(e),
+            }
+        })?;
 
     if !tokenutil::remote_allowed(&matched.token.token_bound_cidrs, req.connection.remote_addr) {
         return Err(EngineError::Forbidden("permission denied".into()));

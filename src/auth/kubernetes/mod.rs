@@ -26,8 +26,8 @@ use std::time::Duration;
 pub(crate) use config::LocalFiles;
 
 use crate::engine::{Backend, Ctx, EngineError, EngineRequest, EngineResponse};
-use crate::engine::{Flags, Ops, Params, Path};
-use crate::logical::{Data, Operation};
+use crate::engine::{Flags, LoginRecord, Ops, Params, Path};
+use crate::logical::{Data, Login, Operation};
 
 /// How long a login waits for the TokenReview answer.
 const REVIEW_TIMEOUT: Duration = Duration::from_secs(30);
@@ -119,6 +119,26 @@ impl Backend for Kubernetes {
     /// No lockout: OpenBao locks out userpass, approle and ldap users only.
     fn alias_lookahead(&self, _route: Route, _params: &Params, _data: &Data) -> Option<String> {
         None
+    }
+
+    /// The plugin's `pathLoginRenew`: the role must still exist; its current TTLs apply.
+    async fn renew_login(
+        &self,
+        ctx: &Ctx<'_>,
+        login: &LoginRecord,
+    ) -> Result<Option<Login>, EngineError> {
+        let name = login.metadata.get("role").cloned().unwrap_or_default();
+        if name.is_empty() {
+            return Err(EngineError::InvalidRequest(
+                "failed to fetch role_name during renewal".into(),
+            ));
+        }
+        match role::load(ctx, &name).await? {
+            Some(r) => Ok(Some(r.token.login(None))),
+            None => Err(EngineError::InvalidRequest(format!(
+                "role {name} does not exist during renewal"
+            ))),
+        }
     }
 }
 
