@@ -10,6 +10,7 @@
 
 mod approle;
 mod cert;
+mod glob;
 mod kubernetes;
 pub(crate) mod lockout;
 pub(crate) mod tokenutil;

@@ -2,6 +2,7 @@
 //! `required_extensions`), and what a login records of it (metadata), as OpenBao's
 //! `matchesConstraints` and `pathLogin` read a certificate.
 
+use crate::auth::glob::glob;
 use std::collections::BTreeMap;
 
 use x509_parser::certificate::X509Certificate;
@@ -198,56 +199,12 @@ fn asn1_string(der: &[u8]) -> Option<String> {
     }
 }
 
-/// `github.com/ryanuber/go-glob`: `*` matches any run of characters, nothing else is
-/// special, and an empty pattern matches only the empty string.
-pub(super) fn glob(pattern: &str, subject: &str) -> bool {
-    if pattern.is_empty() {
-        return subject.is_empty();
-    }
-    if pattern == "*" {
-        return true;
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return subject == pattern;
-    }
-    let leading = pattern.starts_with('*');
-    let trailing = pattern.ends_with('*');
-    let last = parts.len() - 1;
-    let mut rest = subject;
-    for (i, part) in parts[..last].iter().enumerate() {
-        let Some(at) = rest.find(part) else {
-            return false;
-        };
-        if i == 0 && !leading && at != 0 {
-            return false;
-        }
-        rest = &rest[at + part.len()..];
-    }
-    trailing || rest.ends_with(parts[last])
-}
-
 #[cfg(test)]
 mod tests {
     use rcgen::{CustomExtension, DnType, SanType};
 
     use super::super::verify::{self, tests::*};
     use super::*;
-
-    #[test]
-    fn globs_behave_as_go_glob() {
-        assert!(glob("*", "anything"));
-        assert!(glob("web-*", "web-client"));
-        assert!(!glob("web-*", "the-web-client"));
-        assert!(glob("*.example.com", "a.example.com"));
-        assert!(!glob("*.example.com", "example.com"));
-        assert!(glob("a*c*e", "abcde"));
-        assert!(!glob("a*c*e", "abcdf"));
-        assert!(glob("exact", "exact"));
-        assert!(!glob("exact", "exactly"));
-        assert!(glob("", ""));
-        assert!(!glob("", "x"));
-    }
 
     fn entry(edit: impl FnOnce(&mut CertEntry)) -> CertEntry {
         let mut e = CertEntry {

@@ -211,66 +211,11 @@ fn valid_selector(s: &str) -> bool {
     t.contains(':')
 }
 
-/// `strutil.StrListContainsGlob`.
-pub(super) fn list_contains_glob(list: &[String], item: &str) -> bool {
-    list.iter().any(|p| glob(p, item))
-}
-
-/// ryanuber/go-glob: `*` matches any run of characters, anywhere in the pattern.
-pub(super) fn glob(pattern: &str, subject: &str) -> bool {
-    if pattern.is_empty() {
-        return subject.is_empty();
-    }
-    if pattern == "*" {
-        return true;
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return subject == pattern;
-    }
-    let leading = pattern.starts_with('*');
-    let trailing = pattern.ends_with('*');
-    let end = parts.len() - 1;
-    let mut rest = subject;
-    for (i, part) in parts[..end].iter().enumerate() {
-        let Some(idx) = rest.find(part) else {
-            return false;
-        };
-        if i == 0 && !leading && idx != 0 {
-            return false;
-        }
-        rest = &rest[idx + part.len()..];
-    }
-    trailing || rest.ends_with(parts[end])
-}
+pub(super) use crate::auth::glob::list_contains_glob;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs_match_as_go_glob() {
-        for (p, s, want) in [
-            ("*", "anything", true),
-            ("app", "app", true),
-            ("app", "app2", false),
-            ("app-*", "app-web", true),
-            ("app-*", "xapp-web", false),
-            ("*-web", "app-web", true),
-            ("*-web", "app-webx", false),
-            ("a*c", "abc", true),
-            ("a*c", "abd", false),
-            ("*b*", "abc", true),
-            ("*b*", "ac", false),
-            ("", "", true),
-            ("", "x", false),
-        ] {
-            assert_eq!(glob(p, s), want, "{p:?} vs {s:?}");
-        }
-        let list = vec!["web".to_owned(), "ns-*".to_owned()];
-        assert!(list_contains_glob(&list, "ns-prod"));
-        assert!(!list_contains_glob(&list, "default"));
-    }
 
     #[test]
     fn selectors_are_checked_when_json() {
