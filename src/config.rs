@@ -660,4 +660,33 @@ mod tests {
         let c = parse("seal \"static\" {\n disabled = \"true\"\n}").expect("parse");
         assert!(c.seal.is_none());
     }
+
+    #[test]
+    fn user_lockout_stanzas_become_the_core_settings() {
+        let c = parse(
+            r#"
+            user_lockout "all" {
+              lockout_threshold = "7"
+              lockout_duration = "10m"
+            }
+            user_lockout "userpass" {
+              lockout_counter_reset = 120
+              disable_lockout = false
+            }
+            "#,
+        )
+        .expect("parse");
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let s = c.user_lockout();
+        assert_eq!(s.by_kind["all"].lockout_threshold, 7);
+        assert_eq!(s.by_kind["all"].lockout_duration, 600);
+        assert_eq!(s.by_kind["userpass"].lockout_counter_reset, 120);
+        let e = parse("user_lockout \"kubernetes\" {}").expect_err("unsupported");
+        assert!(e.to_string().contains("unsupported auth method"), "{e}");
+        let e = parse("user_lockout \"all\" {\n lockout_threshold = \"many\"\n}").expect_err("bad");
+        assert!(
+            e.to_string().contains("user_lockout.all.lockout_threshold"),
+            "{e}"
+        );
+    }
 }
