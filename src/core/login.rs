@@ -69,6 +69,7 @@ pub(super) async fn after(
         &unsealed.tokens,
         &mount.info,
         &mount.entry.path,
+        &mount.entry.accessor,
         path,
         &login,
         now,

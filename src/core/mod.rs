@@ -384,7 +384,8 @@ impl Core {
             // Sealing a sealed or uninitialized server is a no-op, as in OpenBao.
             Err(_) => return Ok(()),
         };
-        let auth = unsealed.authenticate(token).await?;
+        // The raw `sys/seal` handler has no peer address: a CIDR-bound token cannot seal.
+        let auth = unsealed.authenticate(token, None).await?;
         // `sys/seal` is a sudo path: update and sudo on it, as in OpenBao.
         let acl = unsealed.policies.acl(&auth.entry.policies).await?;
         let decision = acl.allow(&crate::policy::AclRequest {

@@ -42,16 +42,10 @@ impl super::Core {
         let skip = flags.intersects(Flags::UNAUTHENTICATED | Flags::TOKEN_OPTIONAL);
         let auth = match skip {
             true => None,
-            false => match unsealed.authenticate(req.token.as_deref()).await {
-                // A token bound to CIDR blocks is no token at all from elsewhere.
-                Ok(a)
-                    if !crate::auth::tokenutil::remote_allowed(
-                        &a.entry.bound_cidrs,
-                        req.connection.remote_addr,
-                    ) =>
-                {
-                    return Err(Error::PermissionDenied)
-                }
+            false => match unsealed
+                .authenticate(req.token.as_deref(), req.connection.remote_addr)
+                .await
+            {
                 Ok(a) => Some(a),
                 // Unwrapping with the wrapping token as the client token: a spent or
                 // unknown one is a bad wrapping token, not a bad client (OpenBao's 400).

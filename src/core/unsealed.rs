@@ -170,12 +170,17 @@ impl Unsealed {
     }
 
     /// The pipeline's token step: a live token (one use spent), or `PermissionDenied`.
-    pub(crate) async fn authenticate(&self, token: Option<&str>) -> Result<Authenticated> {
+    /// `remote` is the caller's address, for tokens bound to CIDR blocks.
+    pub(crate) async fn authenticate(
+        &self,
+        token: Option<&str>,
+        remote: Option<std::net::IpAddr>,
+    ) -> Result<Authenticated> {
         let Some(token) = token else {
             return Err(Error::PermissionDenied);
         };
         self.tokens
-            .authenticate(token, self.clock.now())
+            .authenticate(token, self.clock.now(), remote)
             .await?
             .ok_or(Error::PermissionDenied)
     }

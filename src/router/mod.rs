@@ -362,8 +362,6 @@ impl Router {
     /// are named by uuid, so the move is one record rewrite.
     pub(crate) async fn remount(&self, from: &str, to: &str) -> Result<(), RouterError> {
         let (from, to) = (normalize(from), normalize(to));
-        check_mountable(&to)
-            .map_err(|_| RouterError::Invalid(format!("cannot remount to destination {to}")))?;
         let _writer = self.writer.lock().await;
         let current = self.table.load();
         let Some(mount) = current.by_path.get(&from).cloned() else {
@@ -371,6 +369,20 @@ impl Router {
                 "no matching mount at {from:?}"
             )));
         };
+        // An auth method stays below `auth/`, and nothing else may move there.
+        let destination_ok = match mount.entry.table {
+            MountTable::Auth => {
+                to.starts_with("auth/")
+                    && to != "auth/"
+                    && !to.split('/').any(|seg| seg == ".." || seg == ".")
+            }
+            MountTable::Secret => check_mountable(&to).is_ok(),
+        };
+        if !destination_ok {
+            return Err(RouterError::Invalid(format!(
+                "cannot remount to destination {to}"
+            )));
+        }
         if mount.entry.is_builtin() {
             return Err(RouterError::Invalid(format!("cannot remount {from:?}")));
         }

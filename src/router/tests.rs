@@ -152,3 +152,28 @@ async fn tune_upgrades_kv_v1_to_v2_keeping_data() {
     };
     assert!(r.tune("kv", downgrade).await.is_err());
 }
+
+#[tokio::test]
+async fn auth_methods_move_only_below_auth() {
+    let r = Router::load(barrier(), Box::new(engines))
+        .await
+        .expect("load");
+    let up = MountRequest {
+        table: MountTable::Auth,
+        kind: "userpass".into(),
+        ..MountRequest::default()
+    };
+    r.mount("userpass", up).await.expect("enable");
+    assert!(r.mount_at("auth/userpass/").is_some());
+    for to in ["up", "secret-up", "auth/", "auth/../up", "sys/up"] {
+        let e = r.remount("auth/userpass", to).await.expect_err(to);
+        assert!(e.to_string().contains("cannot remount"), "{to}: {e}");
+    }
+    r.remount("auth/userpass", "auth/people")
+        .await
+        .expect("auth to auth");
+    assert!(r.mount_at("auth/people/").is_some());
+    r.mount("kv", kv("2")).await.expect("kv");
+    let e = r.remount("kv", "auth/kv").await.expect_err("into auth");
+    assert!(e.to_string().contains("cannot remount"), "{e}");
+}

@@ -8,7 +8,7 @@ use crate::engine::{fields, Backend, Ctx, EngineError, EngineRequest, EngineResp
 use crate::engine::{Flags, LoginRecord, Ops, Path};
 use crate::logical::{multierror, Body, Operation};
 use crate::policy::PolicyStore;
-use crate::router::Router;
+use crate::router::{MountTable, Router};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -119,12 +119,22 @@ impl TokenBackend {
         increment: Option<std::time::Duration>,
     ) -> Result<create::RenewOutcome, EngineError> {
         let now = ctx.clock.now();
-        let issued_by = match e.path.starts_with("auth/") && !e.path.starts_with("auth/token/") {
-            true => self.router.upgrade().and_then(|r| r.resolve(&e.path)),
-            false => None,
-        };
-        let Some((mount, _)) = issued_by else {
+        if e.mount_accessor.is_empty() {
             return create::renew(&self.store, ctx.mount, e, increment, now, None).await;
+        }
+        // A login token: the mount that issued it decides, and without it, no renewal.
+        let router = self
+            .router
+            .upgrade()
+            .ok_or_else(|| bad("the server is sealing"))?;
+        let Some(mount) = router
+            .mounts_in(MountTable::Auth)
+            .into_iter()
+            .find(|m| m.entry.accessor == e.mount_accessor)
+        else {
+            return Err(bad(
+                "the auth method that issued this token is gone, not renewing",
+            ));
         };
         let record = LoginRecord {
             metadata: e.meta.clone().unwrap_or_default(),

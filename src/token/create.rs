@@ -458,6 +458,7 @@ pub(crate) async fn create(
         max_ttl: 0,
         bound_cidrs: Vec::new(),
         alias: String::new(),
+        mount_accessor: String::new(),
     };
     c.store.insert(&entry).await?;
     Ok((id, entry, warnings))
@@ -470,6 +471,7 @@ pub(crate) async fn create_login(
     store: &TokenStore,
     mount: &MountInfo,
     mount_path: &str,
+    mount_accessor: &str,
     path: &str,
     login: &Login,
     now: OffsetDateTime,
@@ -535,6 +537,7 @@ pub(crate) async fn create_login(
         },
         bound_cidrs: login.bound_cidrs.clone(),
         alias: login.alias.clone(),
+        mount_accessor: mount_accessor.to_owned(),
     };
     store.insert(&entry).await?;
     Ok((id, entry, warnings))

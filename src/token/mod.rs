@@ -92,6 +92,10 @@ pub(crate) struct TokenEntry {
     /// A login token's alias in its auth method (user name, role id), for renewals.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) alias: String,
+    /// The accessor of the auth mount that issued a login token: its renewals ask that
+    /// mount, wherever it has moved since.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) mount_accessor: String,
 }
 
 impl TokenEntry {
@@ -192,6 +196,7 @@ pub(crate) fn init_records(root_id: &str) -> Vec<(String, Zeroizing<Vec<u8>>)> {
         max_ttl: 0,
         bound_cidrs: Vec::new(),
         alias: String::new(),
+        mount_accessor: String::new(),
     };
     let record = Zeroizing::new(serde_json::to_vec(&entry).unwrap_or_default());
     let accessor_record = Zeroizing::new(store::accessor_record(&entry));

@@ -177,10 +177,15 @@ impl TokenStore {
     /// The pipeline's token step: the live token `id` names, with one use spent if it has a
     /// use limit. The request that spends the last use still runs; `last_use` tells the
     /// pipeline to revoke the token afterwards, as OpenBao does.
+    ///
+    /// A token bound to CIDR blocks is no token at all from `remote` outside them, and
+    /// that is decided before a use is spent: a stolen bound token cannot be burnt from
+    /// elsewhere.
     pub(crate) async fn authenticate(
         &self,
         id: &str,
         now: OffsetDateTime,
+        remote: Option<std::net::IpAddr>,
     ) -> Result<Option<Authenticated>, BarrierError> {
         if id.is_empty() {
             return Ok(None);
@@ -190,6 +195,9 @@ impl TokenStore {
             return Ok(None);
         };
         if entry.expired(nanos(now)) || entry.num_uses < 0 {
+            return Ok(None);
+        }
+        if !crate::auth::tokenutil::remote_allowed(&entry.bound_cidrs, remote) {
             return Ok(None);
         }
         if entry.num_uses == 0 {

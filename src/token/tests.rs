@@ -164,7 +164,7 @@ impl Fixture {
 
     pub(crate) async fn alive(&self, token: &str) -> bool {
         self.store
-            .authenticate(token, self.clock.now())
+            .authenticate(token, self.clock.now(), None)
             .await
             .expect("auth")
             .is_some()
@@ -508,7 +508,7 @@ async fn use_counts_are_spent_and_the_last_use_revokes() {
     let now = f.clock.now();
     let a = f
         .store
-        .authenticate(&t, now)
+        .authenticate(&t, now, None)
         .await
         .expect("a")
         .expect("live");
@@ -521,14 +521,19 @@ async fn use_counts_are_spent_and_the_last_use_revokes() {
     );
     let a = f
         .store
-        .authenticate(&t, now)
+        .authenticate(&t, now, None)
         .await
         .expect("a")
         .expect("live");
     assert!(a.last_use, "the second use is the last");
     // The request spending it still sees the token (num_uses -1: revocation pending).
     assert_eq!(f.lookup(&t).await["num_uses"], -1);
-    assert!(f.store.authenticate(&t, now).await.expect("a").is_none());
+    assert!(f
+        .store
+        .authenticate(&t, now, None)
+        .await
+        .expect("a")
+        .is_none());
     f.store.finish_use(&a).await.expect("finish");
     assert!(f
         .store
@@ -681,7 +686,7 @@ async fn a_revocation_cut_short_is_finished_after_a_restart() {
         .await;
     let a = f
         .store
-        .authenticate(&t, f.clock.now())
+        .authenticate(&t, f.clock.now(), None)
         .await
         .expect("a")
         .expect("live");

@@ -44,6 +44,7 @@ impl TokenStore {
             max_ttl: 0,
             bound_cidrs: Vec::new(),
             alias: String::new(),
+            mount_accessor: String::new(),
         };
         self.insert(&entry).await?;
         Ok((id, entry))
