@@ -4,11 +4,11 @@
 //! without a failure. Only userpass and approle are covered, as in OpenBao.
 //!
 //! Counters live in memory; a user that becomes locked is also recorded behind the barrier
-//! (`core/login/lockedUsers/<accessor>/<alias>`, OpenBao's path) so a restart does not
+//! (`core/login/lockedUsers/<accessor>/<hex alias>`, OpenBao's prefix) so a restart does not
 //! unlock it. A successful login clears both.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,29 @@ pub(crate) struct Lockout {
     view: View,
     server: ServerLockout,
     failed: Mutex<HashMap<Key, Failed>>,
+    /// Logins of one name take turns from the lockout check to the failure count, so a
+    /// burst of concurrent guesses cannot all pass the check before the first is counted.
+    /// Striped (a fixed set of locks, picked by a keyed hash of the name) so anonymous
+    /// callers cannot grow it; a turn lasts only the credential check, not the token.
+    turns: Vec<Arc<tokio::sync::Mutex<()>>>,
+    stripe: std::collections::hash_map::RandomState,
+}
+
+/// How many locks the login turns are spread over.
+const STRIPES: usize = 64;
+
+fn turns() -> Vec<Arc<tokio::sync::Mutex<()>>> {
+    (0..STRIPES).map(|_| Arc::default()).collect()
+}
+
+/// A locked user's record: the alias hex-encoded, since a role id may hold any character.
+fn record_key(accessor: &str, alias: &str) -> String {
+    format!("{accessor}/{}", hex::encode(alias))
+}
+
+/// Seconds as the signed unix times they are compared with, saturating.
+fn signed(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 impl Lockout {
@@ -92,8 +115,14 @@ impl Lockout {
         let mut failed = HashMap::new();
         for accessor in view.list("").await? {
             let accessor = accessor.trim_end_matches('/').to_owned();
-            for alias in view.list(&format!("{accessor}/")).await? {
-                if let Some(raw) = view.get(&format!("{accessor}/{alias}")).await? {
+            for name in view.list(&format!("{accessor}/")).await? {
+                let Some(alias) = hex::decode(&name)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                else {
+                    continue;
+                };
+                if let Some(raw) = view.get(&format!("{accessor}/{name}")).await? {
                     if let Ok(f) = serde_json::from_slice::<Failed>(&raw) {
                         failed.insert((accessor.clone(), alias), f);
                     }
@@ -104,7 +133,20 @@ impl Lockout {
             view,
             server,
             failed: Mutex::new(failed),
+            turns: turns(),
+            stripe: Default::default(),
         })
+    }
+
+    /// Wait for this name's turn to log in; hold the guard until the attempt is counted.
+    pub(crate) async fn turn(
+        &self,
+        accessor: &str,
+        alias: &str,
+    ) -> tokio::sync::OwnedMutexGuard<()> {
+        use std::hash::BuildHasher;
+        let i = (self.stripe.hash_one((accessor, alias)) as usize) % STRIPES;
+        self.turns[i].clone().lock_owned().await
     }
 
     /// The settings for logins on `entry`, or `None` when lockout does not apply there.
@@ -136,7 +178,7 @@ impl Lockout {
         let Some(f) = map.get(&(accessor.to_owned(), alias.to_owned())) else {
             return false;
         };
-        f.count >= s.threshold && now - f.last < s.duration.as_secs() as i64
+        f.count >= s.threshold && now.saturating_sub(f.last) < signed(s.duration)
     }
 
     /// Count a failed login; record the user once it is locked.
@@ -154,7 +196,7 @@ impl Lockout {
                 count: 0,
                 last: now,
             });
-            if f.count > 0 && now - f.last > s.counter_reset.as_secs() as i64 {
+            if f.count > 0 && now.saturating_sub(f.last) > signed(s.counter_reset) {
                 f.count = 0;
             }
             f.count += 1;
@@ -163,9 +205,7 @@ impl Lockout {
         };
         if let Some(f) = record {
             let bytes = serde_json::to_vec(&f).unwrap_or_default();
-            self.view
-                .put(&format!("{accessor}/{alias}"), &bytes)
-                .await?;
+            self.view.put(&record_key(accessor, alias), &bytes).await?;
             tracing::warn!(
                 mount_accessor = accessor,
                 "a login name is locked out after repeated failures"
@@ -178,7 +218,7 @@ impl Lockout {
     pub(crate) async fn succeeded(&self, accessor: &str, alias: &str) -> Result<(), BarrierError> {
         let was = self.map().remove(&(accessor.to_owned(), alias.to_owned()));
         if was.is_some() {
-            self.view.delete(&format!("{accessor}/{alias}")).await?;
+            self.view.delete(&record_key(accessor, alias)).await?;
         }
         Ok(())
     }
@@ -276,11 +316,15 @@ mod tests {
         let report = l.report(None, |a, u| l.is_locked(&s, a, u, 103));
         assert_eq!(report["total"], json!(1));
 
-        // The record survives a reload.
+        l.failed(&s, "acc", "a/b", 100).await.expect("count");
+        l.failed(&s, "acc", "a/b", 100).await.expect("count");
+        l.failed(&s, "acc", "a/b", 100).await.expect("count");
+        // The records survive a reload, whatever the alias holds.
         let reloaded = Lockout::load(l.view.clone(), ServerLockout::default())
             .await
             .expect("load");
         assert!(reloaded.is_locked(&s, "acc", "bob", 103));
+        assert!(reloaded.is_locked(&s, "acc", "a/b", 103));
         reloaded.unlock("acc", "bob").await.expect("unlock");
         assert!(!reloaded.is_locked(&s, "acc", "bob", 103));
         let again = Lockout::load(l.view.clone(), ServerLockout::default())
@@ -329,6 +373,8 @@ mod tests {
             view: crate::barrier::memory_barrier().view(PREFIX),
             server,
             failed: Mutex::new(HashMap::new()),
+            turns: turns(),
+            stripe: Default::default(),
         };
         let s = l.settings(&entry).expect("applies");
         assert_eq!(

@@ -235,8 +235,12 @@ impl Backend for Userpass {
                 "user {name:?} no longer exists, not renewing"
             )));
         };
+        // `policyutil.EquivalentPolicies`: as sets, `default` aside, names as tokens hold them.
         let without_default = |p: &[String]| -> std::collections::BTreeSet<String> {
-            p.iter().filter(|p| *p != "default").cloned().collect()
+            tokenutil::parse_policies(p)
+                .into_iter()
+                .filter(|p| p != "default")
+                .collect()
         };
         if without_default(&user.token.token_policies) != without_default(&login.policies) {
             return Err(EngineError::InvalidRequest(
@@ -317,6 +321,13 @@ async fn set_password(user: &mut User, d: &Data) -> Result<(), EngineError> {
     let hash = fields::string(d, "password_hash")?.unwrap_or_default();
     check_password_input(&password, &hash)?;
     if !password.is_empty() {
+        // bcrypt reads 72 bytes at most; a longer password is refused rather than cut, as
+        // Go's `GenerateFromPassword` refuses it.
+        if password.len() > 72 {
+            return Err(EngineError::InvalidRequest(
+                "bcrypt: password length exceeds 72 bytes".into(),
+            ));
+        }
         user.password_hash = blocking(move || bcrypt::hash(password.as_bytes(), COST))
             .await?
             .map_err(|e| {

@@ -10,10 +10,13 @@ use crate::router::Mount;
 pub(super) struct Attempt {
     settings: Settings,
     alias: String,
+    /// This name's turn: held until the attempt is counted.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
 
-/// Before the engine: refuse a locked-out user with 403 without checking anything.
-pub(super) fn before(
+/// Before the engine: wait for the name's turn, then refuse a locked-out user with 403
+/// without checking anything.
+pub(super) async fn before(
     unsealed: &Unsealed,
     mount: &Mount,
     m: &RouteMatch,
@@ -25,6 +28,7 @@ pub(super) fn before(
     let Some(alias) = mount.backend.alias_lookahead(m, &req.data) else {
         return Ok(None);
     };
+    let turn = unsealed.lockout.turn(&mount.entry.accessor, &alias).await;
     let now = unsealed.clock.now().unix_timestamp();
     if unsealed
         .lockout
@@ -32,7 +36,11 @@ pub(super) fn before(
     {
         return Err(Error::PermissionDenied);
     }
-    Ok(Some(Attempt { settings, alias }))
+    Ok(Some(Attempt {
+        settings,
+        alias,
+        _turn: turn,
+    }))
 }
 
 /// After the engine: count a wrong credential, clear the counter on success, and turn a
@@ -61,8 +69,9 @@ pub(super) async fn after(
     let Some(login) = resp.login.take() else {
         return Ok(resp);
     };
-    if let Some(a) = &attempt {
+    if let Some(a) = attempt {
         unsealed.lockout.succeeded(accessor, &a.alias).await?;
+        // The turn ends here: the token is made outside it.
     }
     let now = unsealed.clock.now();
     let (id, entry, warnings) = crate::token::create_login(

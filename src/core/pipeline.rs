@@ -140,7 +140,7 @@ async fn handle_authenticated(
     let is_login =
         m.flags.contains(Flags::UNAUTHENTICATED) && mount.entry.table == MountTable::Auth;
     let mut resp = if is_login {
-        let attempt = super::login::before(unsealed, &mount, &m, &engine_req)?;
+        let attempt = super::login::before(unsealed, &mount, &m, &engine_req).await?;
         let result = mount.backend.handle(&ctx, m, engine_req).await;
         super::login::after(unsealed, &mount, &req.path, attempt, result).await?
     } else {

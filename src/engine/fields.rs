@@ -68,6 +68,22 @@ pub(crate) fn duration(data: &Data, field: &str) -> Result<Option<Duration>, Eng
 
 /// A duration from one JSON value; the error is Go's text.
 pub(crate) fn duration_value(v: &Value) -> Result<Duration, String> {
+    let d = duration_unbounded(v)?;
+    // Go's `time.Duration` ends at about 292 years; past it Go refuses the value, and
+    // everything downstream may add seconds to a timestamp without overflowing.
+    if d > GO_MAX_DURATION {
+        return Err(format!(
+            "time: invalid duration \"{}\"",
+            weak_string(v).unwrap_or_default()
+        ));
+    }
+    Ok(d)
+}
+
+/// `math.MaxInt64` nanoseconds, whole seconds.
+const GO_MAX_DURATION: Duration = Duration::from_secs(9_223_372_036);
+
+fn duration_unbounded(v: &Value) -> Result<Duration, String> {
     match v {
         Value::Number(n) => match n.as_i64() {
             Some(secs) if secs >= 0 => Ok(Duration::from_secs(secs as u64)),

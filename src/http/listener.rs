@@ -243,7 +243,8 @@ pub(crate) async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             let mut info = Connection {
-                remote_addr: Some(peer.ip()),
+                // `::ffff:10.1.2.3` from a dual-stack listener is 10.1.2.3 to a CIDR check.
+                remote_addr: Some(peer.ip().to_canonical()),
                 peer_certs: Vec::new(),
             };
             let result = match tls {

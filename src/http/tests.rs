@@ -539,3 +539,49 @@ async fn call_json(
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     (s, json, text)
 }
+
+/// Concurrent guesses at one user take turns: no more reach the password check than the
+/// lockout threshold allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_do_not_outrun_the_lockout() {
+    let (app, root) = unsealed_app().await;
+    let ok = |s: StatusCode, body: &str| assert!(s.is_success(), "{s}: {body}");
+    let (s, _, b) = authed(
+        &app,
+        &root,
+        "POST",
+        "/v1/sys/auth/userpass",
+        r#"{"type":"userpass"}"#,
+    )
+    .await;
+    ok(s, &b);
+    let tune = r#"{"user_lockout_config":{"lockout_threshold":"3"}}"#;
+    let (s, _, b) = authed(&app, &root, "POST", "/v1/sys/auth/userpass/tune", tune).await;
+    ok(s, &b);
+    let (s, _, b) = authed(
+        &app,
+        &root,
+        "POST",
+        "/v1/auth/userpass/users/eve",
+        r#"{"password":"right"}"#,
+    )
+    .await;
+    ok(s, &b);
+    let guesses: Vec<_> = (0..10)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let body = format!(r#"{{"password":"wrong-{i}"}}"#);
+                call(&app, "POST", "/v1/auth/userpass/login/eve", &body)
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for g in guesses {
+        codes.push(g.await.expect("join").as_u16());
+    }
+    codes.sort_unstable();
+    assert_eq!(codes, [400, 400, 400, 403, 403, 403, 403, 403, 403, 403]);
+}

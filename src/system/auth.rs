@@ -67,11 +67,11 @@ pub(super) async fn handle(
                     "token credential backend cannot be disabled".into(),
                 ));
             }
-            // The tokens first: once the mount is gone its logins could not be told apart
-            // from a new mount's at the same path.
+            // The mount first, so no login can slip in between; then every token it issued
+            // (their renewals already fail: they name a mount that is gone).
+            router.unmount(&path).await?;
             let revoked = sys.services.tokens.revoke_path_prefix(&path).await?;
             sys.services.lockout.forget_mount(&m.entry.accessor);
-            router.unmount(&path).await?;
             tracing::info!(path = %path, revoked, "disabled an auth method");
             Ok(EngineResponse::no_content())
         }
