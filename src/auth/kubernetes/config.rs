@@ -137,6 +137,13 @@ pub(super) async fn write(
     if host.is_empty() {
         return Err(invalid("no host provided"));
     }
+    // The review carries a service account's JWT and its answer grants a token: only over
+    // TLS verified against the configured CA (docs/compat.md).
+    if !host.to_ascii_lowercase().starts_with("https://") {
+        return Err(invalid(
+            "kubernetes_host must be an https:// URL: the TokenReview call carries credentials",
+        ));
+    }
     let config = Config {
         disable_local_ca_jwt: fields::boolean(d, "disable_local_ca_jwt")?.unwrap_or(false),
         pem_keys: fields::string_list(d, "pem_keys")?.unwrap_or_default(),

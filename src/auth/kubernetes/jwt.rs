@@ -265,22 +265,23 @@ fn check_times([iat, exp, nbf]: [i64; 3], now: i64) -> Result<(), String> {
         return Ok(());
     }
     let exp = if exp == 0 {
-        iat.max(nbf) + MISSING_LEEWAY
+        iat.max(nbf).saturating_add(MISSING_LEEWAY)
     } else {
         exp
     };
     let nbf = match (nbf, iat) {
-        (0, 0) => exp - MISSING_LEEWAY,
+        (0, 0) => exp.saturating_sub(MISSING_LEEWAY),
         (0, iat) => iat,
         (nbf, _) => nbf,
     };
-    if now + CLOCK_SKEW < nbf {
+    // Claims are attacker-chosen numbers: saturate rather than overflow.
+    if now.saturating_add(CLOCK_SKEW) < nbf {
         return Err("invalid not before (nbf) claim: token not yet valid".into());
     }
-    if now - CLOCK_SKEW > exp {
+    if now.saturating_sub(CLOCK_SKEW) > exp {
         return Err("invalid expiration time (exp) claim: token is expired".into());
     }
-    if now + CLOCK_SKEW < iat {
+    if now.saturating_add(CLOCK_SKEW) < iat {
         return Err("invalid issued at (iat) claim: token issued in the future".into());
     }
     Ok(())

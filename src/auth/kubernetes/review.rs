@@ -100,7 +100,7 @@ async fn post(target: &Target<'_>, body: Zeroizing<String>) -> Result<(u16, Byte
         .map_err(|e| Refused(format!("could not build the request: {e}")))?;
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls_config(target.ca_pem)?)
-        .https_or_http()
+        .https_only()
         .enable_http1()
         .build();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);

@@ -1,7 +1,7 @@
 //! The method through its path table (no core, no HTTP): roles, configuration in and out of
 //! a pod (the pod files live in a temp dir), and which bearer the TokenReview carries. The
-//! API server here is a plain-HTTP stand-in on 127.0.0.1; the HTTPS one is in
-//! tests/kubernetes.rs.
+//! API server here is a one-shot HTTPS stand-in on 127.0.0.1 with its own CA; the full
+//! fake API is in tests/kubernetes.rs.
 
 use std::sync::{Arc, Mutex};
 
@@ -132,24 +132,48 @@ async fn outside_a_pod_the_ca_is_required() {
     ));
 }
 
-/// A one-shot plain-HTTP TokenReview endpoint: answers `answer`, keeps the Authorization
-/// header it saw.
+/// A one-shot HTTPS TokenReview endpoint: answers `answer`, keeps the Authorization
+/// header it saw. Returns its URL and the PEM of the CA that signed its certificate.
 async fn stand_in(
     answer: Value,
 ) -> (
     String,
+    String,
     Arc<Mutex<Option<String>>>,
     tokio::task::JoinHandle<()>,
 ) {
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("cert");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let url = format!("https://{}", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(None));
     let task = {
         let seen = seen.clone();
         tokio::spawn(async move {
-            let Ok((mut s, _)) = listener.accept().await else {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(mut s) = acceptor.accept(tcp).await else {
                 return;
             };
             let mut raw = Vec::new();
@@ -192,7 +216,7 @@ async fn stand_in(
             let _ = s.write_all(reply.as_bytes()).await;
         })
     };
-    (url, seen, task)
+    (url, ca.pem(), seen, task)
 }
 
 fn accepted() -> Value {
@@ -204,10 +228,10 @@ fn accepted() -> Value {
 async fn in_a_pod_its_ca_and_token_are_used() {
     let dir = tempfile::tempdir().expect("tempdir");
     let local = pod(&dir);
-    std::fs::write(&local.ca, "not a real CA").expect("ca");
     std::fs::write(&local.token, "pod-token\n").expect("token");
+    let (url, ca, seen, task) = stand_in(accepted()).await;
+    std::fs::write(&local.ca, ca).expect("ca");
     let h = Harness::new(Kubernetes::new(local));
-    let (url, seen, task) = stand_in(accepted()).await;
     h.call(Update, "config", json!({"kubernetes_host": url}))
         .await
         .expect("the pod CA is enough");
@@ -246,11 +270,11 @@ async fn with_local_files_disabled_the_client_jwt_is_the_bearer() {
     let local = pod(&dir);
     std::fs::write(&local.token, "pod-token").expect("token");
     let h = Harness::new(Kubernetes::new(local));
-    let (url, seen, task) = stand_in(accepted()).await;
+    let (url, ca, seen, task) = stand_in(accepted()).await;
     h.call(
         Update,
         "config",
-        json!({"kubernetes_host": url, "kubernetes_ca_cert": "x", "disable_local_ca_jwt": true}),
+        json!({"kubernetes_host": url, "kubernetes_ca_cert": ca, "disable_local_ca_jwt": true}),
     )
     .await
     .expect("config");
@@ -276,4 +300,18 @@ async fn with_local_files_disabled_the_client_jwt_is_the_bearer() {
         seen.lock().expect("lock").clone(),
         Some(format!("Bearer {token}"))
     );
+}
+
+#[tokio::test]
+async fn the_api_server_is_reached_over_tls_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = Harness::new(Kubernetes::new(pod(&dir)));
+    let e = err(h
+        .call(
+            Update,
+            "config",
+            json!({"kubernetes_host": "http://127.0.0.1:1", "kubernetes_ca_cert": "x"}),
+        )
+        .await);
+    assert!(e.contains("https://"), "{e}");
 }
