@@ -214,6 +214,18 @@ pub(crate) fn parse_policies(list: &[String]) -> Vec<String> {
     set.into_iter().collect()
 }
 
+/// `policyutil.EquivalentPolicies`: the same set, `default` aside, compared as tokens hold
+/// the names (trimmed, lower-cased). Renewals refuse a token whose method's policies moved.
+pub(crate) fn equivalent_policies(a: &[String], b: &[String]) -> bool {
+    let set = |p: &[String]| -> BTreeSet<String> {
+        parse_policies(p)
+            .into_iter()
+            .filter(|p| p != "default")
+            .collect()
+    };
+    set(a) == set(b)
+}
+
 /// CIDR blocks (or bare addresses, meaning one host) in canonical form.
 pub(crate) fn parse_cidrs(list: &[String]) -> Result<Vec<String>, EngineError> {
     list.iter()
@@ -313,6 +325,17 @@ mod tests {
         );
         assert!(err(json!({"token_bound_cidrs": "nonsense"})).contains("nonsense"));
         assert!(err(json!({"token_type": "batch", "token_period": 60})).contains("periodic"));
+    }
+
+    #[test]
+    fn policies_are_equivalent_as_sets_without_default() {
+        let v = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(equivalent_policies(
+            &v(&["Admin", "b"]),
+            &v(&["b", "admin", "default"])
+        ));
+        assert!(!equivalent_policies(&v(&["a"]), &v(&["a", "b"])));
+        assert!(equivalent_policies(&v(&[]), &v(&["default"])));
     }
 
     #[test]

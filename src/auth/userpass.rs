@@ -235,14 +235,7 @@ impl Backend for Userpass {
                 "user {name:?} no longer exists, not renewing"
             )));
         };
-        // `policyutil.EquivalentPolicies`: as sets, `default` aside, names as tokens hold them.
-        let without_default = |p: &[String]| -> std::collections::BTreeSet<String> {
-            tokenutil::parse_policies(p)
-                .into_iter()
-                .filter(|p| p != "default")
-                .collect()
-        };
-        if without_default(&user.token.token_policies) != without_default(&login.policies) {
+        if !tokenutil::equivalent_policies(&user.token.token_policies, &login.policies) {
             return Err(EngineError::InvalidRequest(
                 "policies have changed, not renewing".into(),
             ));

@@ -10,7 +10,7 @@ use super::{decode, encode, failed, invalid, new_uuid, page, salted, Field, Role
 use super::{secret_id, MAX_HMAC_INPUT};
 use crate::auth::tokenutil::{self, TokenParams};
 use crate::engine::{fields, go_duration, Ctx, EngineError, EngineRequest, EngineResponse};
-use crate::logical::storage::StorageOp;
+use crate::logical::storage::{Precondition, StorageOp};
 use crate::logical::{Data, Operation, Response};
 
 const ROLES: &str = "role/";
@@ -98,12 +98,16 @@ pub(crate) async fn by_role_id(ctx: &Ctx<'_>, role_id: &str) -> Result<Option<Ro
 async fn store(ctx: &Ctx<'_>, role: &Role, previous_role_id: &str) -> Result<(), EngineError> {
     role.check_constraints()?;
     let new_key = role_id_key(ctx, &role.role_id).await?;
-    if let Some(raw) = ctx.storage.get(&new_key).await? {
-        let owner: RoleIdEntry = decode(&raw, "role id index")?;
+    let index = ctx.storage.get_stamped(&new_key).await?;
+    if let Some((raw, _)) = &index {
+        let owner: RoleIdEntry = decode(raw, "role id index")?;
         if owner.name != role.name {
             return Err(failed("role_id already in use"));
         }
     }
+    // The index must still be as read when the batch lands: two roles written at once
+    // cannot both claim one role id.
+    let unchanged = Precondition::as_read(&new_key, index.as_ref().map(|(_, stamp)| stamp));
     let mut ops = Vec::new();
     if !previous_role_id.is_empty() && previous_role_id != role.role_id {
         ops.push(StorageOp::Delete(role_id_key(ctx, previous_role_id).await?));
@@ -115,8 +119,10 @@ async fn store(ctx: &Ctx<'_>, role: &Role, previous_role_id: &str) -> Result<(),
             name: role.name.clone(),
         })?,
     ));
-    ctx.storage.batch(Vec::new(), ops).await?;
-    Ok(())
+    match ctx.storage.batch(vec![unchanged], ops).await {
+        Err(crate::barrier::BarrierError::Conflict) => Err(failed("role_id already in use")),
+        other => Ok(other?),
+    }
 }
 
 pub(crate) async fn list(ctx: &Ctx<'_>, data: &Data) -> Result<EngineResponse, EngineError> {

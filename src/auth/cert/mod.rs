@@ -8,7 +8,7 @@
 //! first CA entry whose constraints ([`constraints`]) the leaf meets.
 //!
 //! Not here yet: `config` (`disable_binding`, identity alias metadata), `crls/`, OCSP, and
-//! the re-check of the certificate when a token is renewed.
+//! the re-check of the certificate itself when a token is renewed (the entry is checked).
 
 mod constraints;
 mod verify;
@@ -19,8 +19,8 @@ use x509_parser::certificate::X509Certificate;
 
 use super::tokenutil::{self, TokenParams};
 use crate::engine::{fields, Backend, Ctx, EngineError, EngineRequest, EngineResponse};
-use crate::engine::{Flags, Ops, Path};
-use crate::logical::{Data, Operation, Response};
+use crate::engine::{Flags, LoginRecord, Ops, Path};
+use crate::logical::{Data, Login, Operation, Response};
 
 const CERTS: &str = "cert/";
 const NO_CHAIN: &str = "invalid certificate or no client certificate supplied";
@@ -138,6 +138,27 @@ impl Backend for Cert {
             }
             Route::Login => login(ctx, &req).await,
         }
+    }
+
+    /// OpenBao's `pathLoginRenew`, short of re-checking the certificate itself: the
+    /// trusted entry must still exist with the same policies; its current TTLs apply.
+    async fn renew_login(
+        &self,
+        ctx: &Ctx<'_>,
+        login: &LoginRecord,
+    ) -> Result<Option<Login>, EngineError> {
+        let name = login.metadata.get("cert_name").cloned().unwrap_or_default();
+        let Some(entry) = load(ctx, &name).await? else {
+            return Err(EngineError::InvalidRequest(format!(
+                "certificate entry {name:?} no longer exists, not renewing"
+            )));
+        };
+        if !tokenutil::equivalent_policies(&entry.token.token_policies, &login.policies) {
+            return Err(EngineError::InvalidRequest(
+                "policies have changed, not renewing".into(),
+            ));
+        }
+        Ok(Some(entry.token.login(None)))
     }
 }
 
