@@ -84,19 +84,26 @@ pub(crate) struct Lockout {
     view: View,
     server: ServerLockout,
     failed: Mutex<HashMap<Key, Failed>>,
-    /// Logins of one name take turns from the lockout check to the failure count, so a
-    /// burst of concurrent guesses cannot all pass the check before the first is counted.
-    /// Striped (a fixed set of locks, picked by a keyed hash of the name) so anonymous
-    /// callers cannot grow it; a turn lasts only the credential check, not the token.
-    turns: Vec<Arc<tokio::sync::Mutex<()>>>,
+    /// At most [`TURNS`] logins of one name are between the lockout check and the failure
+    /// count at a time, so a burst of concurrent guesses cannot all pass the check before
+    /// the first is counted: a name gets at most `threshold - 1 + TURNS` guesses per lockout,
+    /// however many connections try. Striped (a fixed set of semaphores, picked by a keyed
+    /// hash of the name) so anonymous callers cannot grow it; a turn lasts only the
+    /// credential check, not the token.
+    turns: Vec<Arc<tokio::sync::Semaphore>>,
     stripe: std::collections::hash_map::RandomState,
 }
 
-/// How many locks the login turns are spread over.
+/// How many semaphores the login turns are spread over.
 const STRIPES: usize = 64;
+/// Concurrent credential checks per name (per stripe): enough to keep both cores busy
+/// with one client's logins, few enough to bound a guessing burst.
+pub(crate) const TURNS: usize = 4;
 
-fn turns() -> Vec<Arc<tokio::sync::Mutex<()>>> {
-    (0..STRIPES).map(|_| Arc::default()).collect()
+fn turns() -> Vec<Arc<tokio::sync::Semaphore>> {
+    (0..STRIPES)
+        .map(|_| Arc::new(tokio::sync::Semaphore::new(TURNS)))
+        .collect()
 }
 
 /// A locked user's record: the alias hex-encoded, since a role id may hold any character.
@@ -138,17 +145,17 @@ impl Lockout {
         })
     }
 
-    /// Wait for this name's turn to log in; hold the guard until the attempt is counted.
+    /// Wait for a turn to check this name's credentials; hold it until the attempt is
+    /// counted. `None` only if the semaphore were closed, which it never is.
     pub(crate) async fn turn(
         &self,
         accessor: &str,
         alias: &str,
-    ) -> tokio::sync::OwnedMutexGuard<()> {
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
         use std::hash::BuildHasher;
         let i = (self.stripe.hash_one((accessor, alias)) as usize) % STRIPES;
-        self.turns[i].clone().lock_owned().await
+        self.turns[i].clone().acquire_owned().await.ok()
     }
-
     /// The settings for logins on `entry`, or `None` when lockout does not apply there.
     pub(crate) fn settings(&self, entry: &MountEntry) -> Option<Settings> {
         if self.server.disabled || !SUPPORTED.contains(&entry.kind.as_str()) {

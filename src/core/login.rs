@@ -11,7 +11,7 @@ pub(super) struct Attempt {
     settings: Settings,
     alias: String,
     /// This name's turn: held until the attempt is counted.
-    _turn: tokio::sync::OwnedMutexGuard<()>,
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Before the engine: wait for the name's turn, then refuse a locked-out user with 403
