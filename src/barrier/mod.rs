@@ -165,6 +165,15 @@ impl Storage for Barrier {
     }
 }
 
+/// A barrier over memory storage with a fresh key, for other modules' unit tests.
+#[cfg(test)]
+pub(crate) fn memory_barrier() -> Arc<Barrier> {
+    Arc::new(Barrier::new(
+        Arc::new(storage::MemBackend::new()),
+        seal::Keyring::new(seal::Key::generate()),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,13 +266,4 @@ mod tests {
             .expect("fresh stamp applies");
         assert_eq!(&b.get("k").await.expect("get").expect("some")[..], b"mine");
     }
-}
-
-/// A barrier over memory storage with a fresh key, for other modules' unit tests.
-#[cfg(test)]
-pub(crate) fn memory_barrier() -> Arc<Barrier> {
-    Arc::new(Barrier::new(
-        Arc::new(storage::MemBackend::new()),
-        seal::Keyring::new(seal::Key::generate()),
-    ))
 }

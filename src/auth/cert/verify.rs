@@ -27,7 +27,7 @@ pub(super) fn parse_pem(pem: &str) -> Vec<CertificateDer<'static>> {
 /// A certificate that parses completely (Go refuses trailing data too).
 pub(super) fn parse<'a>(der: &'a CertificateDer<'_>) -> Option<X509Certificate<'a>> {
     match X509Certificate::from_der(der.as_ref()) {
-        Ok((rest, cert)) if rest.is_empty() => Some(cert),
+        Ok((&[], cert)) => Some(cert),
         _ => None,
     }
 }

@@ -228,8 +228,10 @@ mod tests {
             token: dir.path().join("token"),
             ca: dir.path().join("ca.crt"),
         };
-        let mut base = Config::default();
-        base.host = "https://k".into();
+        let base = Config {
+            host: "https://k".into(),
+            ..Config::default()
+        };
         // Outside a pod: the CA is required, the token is not.
         let err = with_local(base.clone(), &local).expect_err("no CA");
         assert_eq!(
@@ -263,8 +265,10 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_reviewer_jwt() {
-        let mut c = Config::default();
-        c.token_reviewer_jwt = "secret-jwt".into();
+        let c = Config {
+            token_reviewer_jwt: "secret-jwt".into(),
+            ..Config::default()
+        };
         let shown = format!("{c:?}");
         assert!(!shown.contains("secret-jwt") && shown.contains("token_reviewer_jwt_set: true"));
     }
