@@ -97,8 +97,9 @@ pub(crate) struct Lockout {
 /// How many semaphores the login turns are spread over.
 const STRIPES: usize = 64;
 /// Concurrent credential checks per name (per stripe): enough to keep both cores busy
-/// with one client's logins, few enough to bound a guessing burst.
-pub(crate) const TURNS: usize = 4;
+/// with one client's logins (an AppRole check reads six records; with 4 turns a single
+/// role's logins stalled at half the machine), few enough to bound a guessing burst.
+pub(crate) const TURNS: usize = 16;
 
 fn turns() -> Vec<Arc<tokio::sync::Semaphore>> {
     (0..STRIPES)

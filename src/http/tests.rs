@@ -567,7 +567,8 @@ async fn concurrent_guesses_do_not_outrun_the_lockout() {
     )
     .await;
     ok(s, &b);
-    let guesses: Vec<_> = (0..10)
+    const GUESSES: usize = 40;
+    let guesses: Vec<_> = (0..GUESSES)
         .map(|i| {
             let app = app.clone();
             tokio::spawn(async move {
@@ -588,5 +589,5 @@ async fn concurrent_guesses_do_not_outrun_the_lockout() {
     // the counts catch up; every other guess is refused unchecked.
     let most = 2 + crate::auth::lockout::TURNS;
     assert!((3..=most).contains(&checked), "{codes:?}");
-    assert_eq!(checked + locked, 10, "{codes:?}");
+    assert_eq!(checked + locked, GUESSES, "{codes:?}");
 }
