@@ -226,6 +226,25 @@ pub(crate) fn equivalent_policies(a: &[String], b: &[String]) -> bool {
     set(a) == set(b)
 }
 
+/// What a method's `renew_login` answers once it has looked up what the login came through
+/// (`found`: the user's, role's or entry's token settings, if it still exists): refused
+/// with `missing` when it is gone, or when `same_policies` and its policies moved away from
+/// the token's; else its current settings.
+pub(crate) fn renewal(
+    found: Option<&TokenParams>,
+    token_policies: &[String],
+    same_policies: bool,
+    missing: impl FnOnce() -> String,
+) -> Result<Option<Login>, EngineError> {
+    let Some(params) = found else {
+        return Err(EngineError::InvalidRequest(missing()));
+    };
+    if same_policies && !equivalent_policies(&params.token_policies, token_policies) {
+        return invalid("policies have changed, not renewing");
+    }
+    Ok(Some(params.login(None)))
+}
+
 /// CIDR blocks (or bare addresses, meaning one host) in canonical form.
 pub(crate) fn parse_cidrs(list: &[String]) -> Result<Vec<String>, EngineError> {
     list.iter()

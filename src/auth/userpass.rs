@@ -230,17 +230,13 @@ impl Backend for Userpass {
             "" => login.metadata.get("username").cloned().unwrap_or_default(),
             alias => alias.to_owned(),
         };
-        let Some(user) = load(ctx, &name).await? else {
-            return Err(EngineError::InvalidRequest(format!(
-                "user {name:?} no longer exists, not renewing"
-            )));
-        };
-        if !tokenutil::equivalent_policies(&user.token.token_policies, &login.policies) {
-            return Err(EngineError::InvalidRequest(
-                "policies have changed, not renewing".into(),
-            ));
-        }
-        Ok(Some(user.token.login(None)))
+        let user = load(ctx, &name).await?;
+        tokenutil::renewal(
+            user.as_ref().map(|u| &u.token),
+            &login.policies,
+            true,
+            || format!("user {name:?} no longer exists, not renewing"),
+        )
     }
 }
 

@@ -148,17 +148,13 @@ impl Backend for Cert {
         login: &LoginRecord,
     ) -> Result<Option<Login>, EngineError> {
         let name = login.metadata.get("cert_name").cloned().unwrap_or_default();
-        let Some(entry) = load(ctx, &name).await? else {
-            return Err(EngineError::InvalidRequest(format!(
-                "certificate entry {name:?} no longer exists, not renewing"
-            )));
-        };
-        if !tokenutil::equivalent_policies(&entry.token.token_policies, &login.policies) {
-            return Err(EngineError::InvalidRequest(
-                "policies have changed, not renewing".into(),
-            ));
-        }
-        Ok(Some(entry.token.login(None)))
+        let entry = load(ctx, &name).await?;
+        tokenutil::renewal(
+            entry.as_ref().map(|e| &e.token),
+            &login.policies,
+            true,
+            || format!("certificate entry {name:?} no longer exists, not renewing"),
+        )
     }
 }
 

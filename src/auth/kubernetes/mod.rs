@@ -133,12 +133,13 @@ impl Backend for Kubernetes {
                 "failed to fetch role_name during renewal".into(),
             ));
         }
-        match role::load(ctx, &name).await? {
-            Some(r) => Ok(Some(r.token.login(None))),
-            None => Err(EngineError::InvalidRequest(format!(
-                "role {name} does not exist during renewal"
-            ))),
-        }
+        let role = role::load(ctx, &name).await?;
+        crate::auth::tokenutil::renewal(
+            role.as_ref().map(|r| &r.token),
+            &login.policies,
+            false,
+            || format!("role {name} does not exist during renewal"),
+        )
     }
 }
 
