@@ -2,7 +2,7 @@
 //!
 //! Auth methods live in the same router as secrets engines, at `auth/<path>`, with
 //! [`MountTable::Auth`]; this is the API over that half of the table. Disabling a method
-//! revokes every token it issued before the mount goes, as OpenBao does.
+//! revokes every token it issued (found by the mount's accessor) once the mount is gone.
 
 use serde_json::Value;
 
@@ -70,7 +70,11 @@ pub(super) async fn handle(
             // The mount first, so no login can slip in between; then every token it issued
             // (their renewals already fail: they name a mount that is gone).
             router.unmount(&path).await?;
-            let revoked = sys.services.tokens.revoke_path_prefix(&path).await?;
+            let revoked = sys
+                .services
+                .tokens
+                .revoke_issued_by(&m.entry.accessor)
+                .await?;
             sys.services.lockout.forget_mount(&m.entry.accessor);
             tracing::info!(path = %path, revoked, "disabled an auth method");
             Ok(EngineResponse::no_content())

@@ -350,12 +350,12 @@ impl TokenStore {
         Ok(revoked)
     }
 
-    /// Revoke every token created at a path below `prefix` (an auth mount being disabled),
-    /// with its children. Returns how many trees were revoked.
-    pub(crate) async fn revoke_path_prefix(&self, prefix: &str) -> Result<usize, BarrierError> {
+    /// Revoke every token an auth mount issued (its accessor is on each login token, so a
+    /// remount does not hide them), with their children. Returns how many trees went.
+    pub(crate) async fn revoke_issued_by(&self, accessor: &str) -> Result<usize, BarrierError> {
         let mut n = 0;
         for e in self.leased().await? {
-            if e.path.starts_with(prefix) {
+            if e.mount_accessor == accessor {
                 self.revoke_tree(&e.salted_id).await?;
                 n += 1;
             }
