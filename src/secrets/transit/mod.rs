@@ -10,6 +10,8 @@
 
 pub(crate) mod keyring;
 mod paths;
+#[doc(hidden)]
+pub mod public;
 mod store;
 #[cfg(test)]
 mod tests;
