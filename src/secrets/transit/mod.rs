@@ -64,8 +64,7 @@ const KEY_FIELDS: &[&str] = &[
     "auto_rotate_period",
     "key_size",
     "context",
-    "managed_key_name",
-    "managed_key_id",
+    "external_key_ref",
 ];
 const KEY_CONFIG_FIELDS: &[&str] = &[
     "name",
@@ -80,7 +79,6 @@ const ENCRYPT_FIELDS: &[&str] = &[
     "name",
     "plaintext",
     "context",
-    "nonce",
     "type",
     "convergent_encryption",
     "key_version",
@@ -92,7 +90,6 @@ const DECRYPT_FIELDS: &[&str] = &[
     "name",
     "ciphertext",
     "context",
-    "nonce",
     "associated_data",
     "batch_input",
     "partial_failure_response_code",
@@ -101,7 +98,6 @@ const REWRAP_FIELDS: &[&str] = &[
     "name",
     "ciphertext",
     "context",
-    "nonce",
     "key_version",
     "batch_input",
 ];
@@ -192,7 +188,7 @@ impl Backend for Transit {
             .help("Configure a named encryption key."),
         Path::new("keys/{name}/rotate", Route::Rotate)
             .ops(UPDATE)
-            .fields(&["name", "managed_key_name", "managed_key_id"])
+            .fields(&["name", "external_key_ref"])
             .help("Rotate named encryption key."),
         Path::new("keys/{name}/trim", Route::Trim)
             .ops(UPDATE)
