@@ -119,7 +119,9 @@ fn split_versioned(s: &str) -> (u64, String) {
 fn tamper(s: &str, url_safe: bool) -> String {
     let (v, payload) = split_versioned(s);
     let mut raw = if url_safe {
-        URL_SAFE_NO_PAD.decode(&payload).expect("url-safe base64")
+        URL_SAFE_NO_PAD
+            .decode(payload.as_bytes())
+            .expect("url-safe base64")
     } else {
         unb64(&payload)
     };
@@ -221,6 +223,10 @@ fn every_key_type_created_read_and_listed() {
     let (server, root) = started();
     let bao = |args: &[&str]| server.bao(Some(&root), args);
     let api = server.api(&root);
+
+    // No keys yet: the list is a 404.
+    api.list("transit/keys").expect_errors(404, &[]);
+    bao(&["list", "transit/keys"]).fails(2, "No value found at transit/keys");
 
     for ty in ALL_TYPES {
         let name = format!("k-{ty}");
@@ -1169,7 +1175,7 @@ fn sign_and_verify() {
     );
     let (_, jpayload) = split_versioned(&jws);
     assert_eq!(
-        URL_SAFE_NO_PAD.decode(&jpayload).expect("jws"),
+        URL_SAFE_NO_PAD.decode(jpayload.as_bytes()).expect("jws"),
         unb64(&payload)
     );
     assert!(verify(
@@ -1280,7 +1286,7 @@ fn sign_and_verify() {
                         }
                         if ty.starts_with("rsa") {
                             let raw = if url_safe {
-                                URL_SAFE_NO_PAD.decode(&payload).expect("jws")
+                                URL_SAFE_NO_PAD.decode(payload.as_bytes()).expect("jws")
                             } else {
                                 unb64(&payload)
                             };
@@ -1887,6 +1893,31 @@ fn bad_input_answers() {
             400,
             "unknown key type aes512",
         ),
+        ("keys/missing/rotate", json!({}), 400, "key not found"),
+        (
+            "keys/missing/config",
+            json!({}),
+            400,
+            "no existing key named missing could be found",
+        ),
+        (
+            "keys/missing/trim",
+            json!({"min_available_version": 1}),
+            400,
+            "invalid key name",
+        ),
+        (
+            "hmac/missing",
+            json!({"input": pt}),
+            400,
+            "encryption key not found",
+        ),
+        (
+            "verify/missing",
+            json!({"input": pt, "signature": "vault:v1:AAAA"}),
+            400,
+            "signature verification key not found",
+        ),
     ];
     let mut failures = Vec::new();
     for (path, body, status, error) in &cases {
@@ -1902,6 +1933,22 @@ fn bad_input_answers() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
+    // Key names are case-sensitive; an empty plaintext is fine.
+    let empty = api
+        .post("transit/encrypt/UPPER", &json!({"plaintext": ""}))
+        .expect(200);
+    let dec = api
+        .post(
+            "transit/decrypt/UPPER",
+            &json!({"ciphertext": empty["data"]["ciphertext"]}),
+        )
+        .expect(200);
+    assert_eq!(dec["data"], json!({"plaintext": ""}));
+    api.get("transit/keys/upper").expect_errors(404, &[]);
+    api.get("transit/backup/missing").expect_errors(
+        500,
+        &["1 error occurred:\n\t* key \"missing\" not found\n\n"],
+    );
     // A bad associated_data is a 500 in OpenBao.
     api.post("transit/encrypt/a", &json!({"plaintext": pt, "associated_data": "!!"}))
         .expect_errors(
