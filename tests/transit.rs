@@ -480,6 +480,39 @@ fn encrypt_decrypt_rotate_rewrap_and_min_decryption_version() {
         400,
         &["cannot set min encryption version of 5, latest key version is 2"],
     );
+    // min_encryption_version: older versions refused for encrypt and rewrap; rewrap to a
+    // chosen version.
+    api.post(&format!("transit/keys/{k}/rotate"), &json!({}))
+        .expect(200);
+    api.post(
+        &format!("transit/keys/{k}/config"),
+        &json!({"min_encryption_version": 2}),
+    )
+    .expect(200);
+    let below_min =
+        "requested version for encryption is less than the minimum encryption key version";
+    api.post(
+        &format!("transit/encrypt/{k}"),
+        &json!({"plaintext": pt, "key_version": 1}),
+    )
+    .expect_errors(400, &[below_min]);
+    api.post(
+        &format!("transit/rewrap/{k}"),
+        &json!({"ciphertext": v2, "key_version": 1}),
+    )
+    .expect_errors(400, &[below_min]);
+    let to_v3 = api
+        .post(
+            &format!("transit/rewrap/{k}"),
+            &json!({"ciphertext": v1, "key_version": 3}),
+        )
+        .expect(200);
+    assert_eq!(to_v3["data"]["key_version"], 3);
+    assert!(str_of(&to_v3["data"]["ciphertext"]).starts_with("vault:v3:"));
+    let enc = api
+        .post(&format!("transit/encrypt/{k}"), &json!({ "plaintext": pt }))
+        .expect(200);
+    assert_eq!(enc["data"]["key_version"], 3);
 
     // Batch: every item answered in order, references echoed.
     let k = "e-chacha20-poly1305";
@@ -588,6 +621,24 @@ fn encrypt_decrypt_rotate_rewrap_and_min_decryption_version() {
             &json!({"batch_input": [{"plaintext": "!"}]}).to_string(),
         )
         .fails(2, "Code: 400. Errors:");
+    // partial_failure_response_code: used when some (not all) items fail.
+    let bad = json!({"plaintext": "!"});
+    let good = json!({ "plaintext": pt });
+    let r = api.post(
+        &format!("transit/encrypt/{k}"),
+        &json!({"batch_input": [bad, good], "partial_failure_response_code": 207}),
+    );
+    let body = r.expect(207);
+    assert_eq!(
+        body["data"]["batch_results"][0],
+        json!({"error": "illegal base64 data at input byte 0", "reference": ""})
+    );
+    assert!(body["data"]["batch_results"][1]["ciphertext"].is_string());
+    api.post(
+        &format!("transit/encrypt/{k}"),
+        &json!({"batch_input": [bad], "partial_failure_response_code": 207}),
+    )
+    .expect(400);
 }
 
 #[test]
