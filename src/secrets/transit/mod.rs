@@ -101,14 +101,7 @@ const REWRAP_FIELDS: &[&str] = &[
     "key_version",
     "batch_input",
 ];
-const DATAKEY_FIELDS: &[&str] = &[
-    "plaintext",
-    "name",
-    "context",
-    "nonce",
-    "bits",
-    "key_version",
-];
+const DATAKEY_FIELDS: &[&str] = &["plaintext", "name", "context", "bits", "key_version"];
 const HMAC_FIELDS: &[&str] = &[
     "name",
     "input",
@@ -390,11 +383,16 @@ impl Transit {
     }
 }
 
+/// A 500 with OpenBao's text, wrapped as OpenBao wraps a handler's Go error.
+pub(crate) fn failed(msg: impl Into<String>) -> EngineError {
+    EngineError::Failed(crate::logical::multierror(&[msg.into()]))
+}
+
 impl From<KeyError> for EngineError {
     fn from(e: KeyError) -> Self {
         match e {
             KeyError::User(s) => EngineError::InvalidRequest(s),
-            KeyError::Internal(s) => EngineError::Failed(s),
+            KeyError::Internal(s) => failed(s),
         }
     }
 }
