@@ -61,6 +61,30 @@ pub(crate) struct Unsealed {
     /// Failed-login counters and locked users.
     pub(crate) lockout: Arc<Lockout>,
     _expiry: AbortOnDrop,
+    _periodic: AbortOnDrop,
+}
+
+/// Calls every mount's periodic function once a [`crate::engine::PERIODIC_INTERVAL`], for
+/// as long as the router lives (it holds a weak handle, so sealing ends it).
+fn spawn_periodic(router: Weak<Router>, clock: Arc<dyn Clock>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::engine::PERIODIC_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(router) = router.upgrade() else { return };
+            for mount in router.mounts() {
+                let ctx = crate::engine::Ctx {
+                    storage: &mount.view,
+                    mount: &mount.info,
+                    clock: &*clock,
+                };
+                if let Err(e) = mount.backend.periodic(&ctx).await {
+                    tracing::warn!(mount = %mount.entry.path, error = %e, "periodic work failed");
+                }
+            }
+        }
+    })
 }
 
 /// A background task that ends when its owner is dropped.
@@ -143,6 +167,7 @@ impl Unsealed {
             tokens.set_cubbyhole(cubby.view.clone());
         }
         let expiry = AbortOnDrop(lease::spawn_worker(&leases));
+        let periodic = AbortOnDrop(spawn_periodic(Arc::downgrade(&router), clock.clone()));
         Ok(Self {
             router,
             tokens,
@@ -152,6 +177,7 @@ impl Unsealed {
             leases,
             lockout,
             _expiry: expiry,
+            _periodic: periodic,
         })
     }
 

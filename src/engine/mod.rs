@@ -183,6 +183,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
     }
 }
 
+/// How often the core calls every mount's [`Backend::periodic`] (OpenBao's rollback manager
+/// ticks once a minute).
+pub(crate) const PERIODIC_INTERVAL: Duration = Duration::from_secs(60);
+
 /// What a login token remembers of its login, for [`Backend::renew_login`].
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LoginRecord {
@@ -231,6 +235,8 @@ pub(crate) trait DynBackend: Send + Sync {
         ctx: &'a Ctx<'a>,
         login: &'a LoginRecord,
     ) -> BoxFuture<'a, Result<Option<crate::logical::Login>, EngineError>>;
+    /// [`Backend::periodic`].
+    fn periodic<'a>(&'a self, ctx: &'a Ctx<'a>) -> BoxFuture<'a, Result<(), EngineError>>;
 }
 
 /// A [`Backend`] with its path table compiled.
@@ -309,6 +315,10 @@ impl<B: Backend> DynBackend for Mounted<B> {
         login: &'a LoginRecord,
     ) -> BoxFuture<'a, Result<Option<crate::logical::Login>, EngineError>> {
         Box::pin(self.backend.renew_login(ctx, login))
+    }
+
+    fn periodic<'a>(&'a self, ctx: &'a Ctx<'a>) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(self.backend.periodic(ctx))
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) fn normalize(
             kv::version(&options)?;
             Ok(("kv".into(), Some(options)))
         }
+        "transit" => Ok(("transit".into(), options)),
         other => Err(EngineError::InvalidRequest(format!(
             "plugin not found in the catalog: {other}"
         ))),
@@ -45,6 +46,9 @@ pub(crate) fn build(
             1 => Ok(Arc::new(Mounted::new(kv::KvV1).map_err(table)?)),
             _ => Ok(Arc::new(Mounted::new(kv::KvV2::default()).map_err(table)?)),
         },
+        "transit" => Ok(Arc::new(
+            Mounted::new(crate::secrets::transit::Transit::default()).map_err(table)?,
+        )),
         // Mounted on every server as in OpenBao, so `sys/mounts` lists them; their engines
         // are not written yet and answer every path "unsupported path".
         "identity" | "cubbyhole" => Ok(Arc::new(Mounted::new(Inert).map_err(table)?)),
@@ -118,6 +122,7 @@ mod tests {
             ("kv", &v2),
             ("identity", &v1),
             ("cubbyhole", &v1),
+            ("transit", &v1),
         ] {
             assert!(build(kind, options).is_ok(), "{kind} {options:?}");
         }

@@ -80,6 +80,10 @@ pub(super) async fn handle(
         Body::NotFound => return Err(ApiError::Core(crate::core::Error::NotFound)),
         Body::Missing => return Ok(empty(StatusCode::NOT_FOUND)),
         Body::Gone(d) => (StatusCode::NOT_FOUND, d),
+        Body::Status(code, d) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Some(d),
+        ),
     };
     // A list that found nothing is a 404, as OpenBao answers it.
     if op == Operation::List && data.as_ref().is_some_and(is_empty_list) {

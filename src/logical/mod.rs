@@ -148,6 +148,9 @@ pub(crate) enum Body {
     /// version), and the client still gets its metadata, as OpenBao answers; or a path
     /// that is wrong in a way a warning explains (`data: null`).
     Gone(Option<Data>),
+    /// The envelope with another status: a Transit batch in which some items failed
+    /// answers 400 (or 500) with every item's result, as OpenBao's `RespondWithStatusCode`.
+    Status(u16, Data),
 }
 
 /// One logical response; `http::logical` turns it into the Vault envelope.

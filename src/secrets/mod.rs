@@ -3,3 +3,4 @@
 
 pub(crate) mod cubbyhole;
 pub(crate) mod kv;
+pub(crate) mod transit;
