@@ -72,7 +72,9 @@ fn spawn_periodic(router: Weak<Router>, clock: Arc<dyn Clock>) -> tokio::task::J
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let Some(router) = router.upgrade() else { return };
+            let Some(router) = router.upgrade() else {
+                return;
+            };
             for mount in router.mounts() {
                 let ctx = crate::engine::Ctx {
                     storage: &mount.view,

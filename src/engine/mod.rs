@@ -181,6 +181,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<crate::logical::Login>, EngineError>> + Send {
         async { Ok(None) }
     }
+
+    /// Background work, called every [`PERIODIC_INTERVAL`] while the server is unsealed
+    /// (OpenBao's `PeriodicFunc`): Transit's auto-rotation.
+    fn periodic(&self, _ctx: &Ctx<'_>) -> impl Future<Output = Result<(), EngineError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// How often the core calls every mount's [`Backend::periodic`] (OpenBao's rollback manager

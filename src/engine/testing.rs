@@ -91,6 +91,16 @@ impl Harness {
         self.backend.handle(&ctx, m, req).await
     }
 
+    /// The engine's periodic work, as the core's ticker runs it.
+    pub(crate) async fn periodic(&self) -> Result<(), EngineError> {
+        let ctx = Ctx {
+            storage: &self.view,
+            mount: &self.mount,
+            clock: &self.clock,
+        };
+        self.backend.periodic(&ctx).await
+    }
+
     /// As [`Harness::call`], expecting a data answer; returns `data` as JSON.
     pub(crate) async fn data(&self, op: Operation, path: &str, data: Value) -> Value {
         match self.call(op, path, data).await {

@@ -11,6 +11,8 @@
 pub(crate) mod keyring;
 mod paths;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -101,7 +103,14 @@ const REWRAP_FIELDS: &[&str] = &[
     "key_version",
     "batch_input",
 ];
-const DATAKEY_FIELDS: &[&str] = &["plaintext", "name", "context", "nonce", "bits", "key_version"];
+const DATAKEY_FIELDS: &[&str] = &[
+    "plaintext",
+    "name",
+    "context",
+    "nonce",
+    "bits",
+    "key_version",
+];
 const HMAC_FIELDS: &[&str] = &[
     "name",
     "input",
@@ -299,7 +308,9 @@ impl Backend for Transit {
             Route::Sign | Route::SignAlgo => paths::sign::sign(s, ctx, req).await,
             Route::Verify | Route::VerifyAlgo => paths::sign::verify(s, ctx, req).await,
             Route::Hash | Route::HashAlgo => paths::misc::hash(req),
-            Route::Random | Route::RandomBytes | Route::RandomSourceBytes => paths::misc::random(req),
+            Route::Random | Route::RandomBytes | Route::RandomSourceBytes => {
+                paths::misc::random(req)
+            }
             Route::Export | Route::ExportVersion => paths::export::export(s, ctx, req).await,
             Route::Backup => paths::export::backup(s, ctx, req).await,
             Route::Restore | Route::RestoreName => paths::export::restore(s, ctx, req).await,
@@ -316,9 +327,18 @@ impl Backend for Transit {
         self.auto_rotate(ctx).await
     }
 
-    async fn exists(&self, ctx: &Ctx<'_>, route: Route, params: &Params) -> Result<bool, EngineError> {
+    async fn exists(
+        &self,
+        ctx: &Ctx<'_>,
+        route: Route,
+        params: &Params,
+    ) -> Result<bool, EngineError> {
         match route {
-            Route::Encrypt => Ok(self.store.get(ctx.storage, params.get("name")).await?.is_some()),
+            Route::Encrypt => Ok(self
+                .store
+                .get(ctx.storage, params.get("name"))
+                .await?
+                .is_some()),
             _ => Ok(true),
         }
     }

@@ -85,7 +85,9 @@ impl Store {
             c.order.push_back(name);
         }
         while c.size > 0 && c.rings.len() > c.size {
-            let Some(old) = c.order.pop_front() else { break };
+            let Some(old) = c.order.pop_front() else {
+                break;
+            };
             c.rings.remove(&old);
         }
     }
@@ -213,8 +215,9 @@ impl Store {
 async fn load_archive(storage: &dyn Storage, name: &str) -> Result<Archive, StoreError> {
     match storage.get(&format!("{ARCHIVE}{name}")).await? {
         None => Ok(Archive::default()),
-        Some(raw) => Ok(serde_json::from_slice(&raw)
-            .map_err(|e| KeyError::internal(format!("failed to decode archive of {name:?}: {e}")))?),
+        Some(raw) => Ok(serde_json::from_slice(&raw).map_err(|e| {
+            KeyError::internal(format!("failed to decode archive of {name:?}: {e}"))
+        })?),
     }
 }
 
@@ -225,8 +228,7 @@ fn needs_upgrade(p: &Policy) -> bool {
         || p.min_decryption_version == 0
         || p.archive_version == 0
         || (p.convergent_encryption && p.convergent_version == 0)
-        || p
-            .keys
+        || p.keys
             .get(&p.latest_version.to_string())
             .is_some_and(|e| e.hmac_key.is_empty())
 }
@@ -282,7 +284,10 @@ async fn persist_inner(storage: &dyn Storage, p: &mut Policy) -> Result<(), Stor
         ));
     }
     if p.latest_version < 1 {
-        return fail(format!("latest version of {} is less than 1", p.latest_version));
+        return fail(format!(
+            "latest version of {} is less than 1",
+            p.latest_version
+        ));
     }
     if !has_min && p.archive_version != p.latest_version {
         return fail("need to move keys from archive but archive version not up-to-date".into());
@@ -318,13 +323,18 @@ async fn persist_inner(storage: &dyn Storage, p: &mut Policy) -> Result<(), Stor
         let want = usize::try_from(p.latest_version - p.min_available_version + 1)
             .map_err(|_| bad_archive())?;
         if archive.keys.len() < want {
-            archive
-                .keys
-                .resize(want, super::keyring::wire::KeyEntry::new(super::keyring::wire::go_time::zero()));
+            archive.keys.resize(
+                want,
+                super::keyring::wire::KeyEntry::new(super::keyring::wire::go_time::zero()),
+            );
         }
         for v in p.archive_version + 1..=p.latest_version {
             let idx = usize::try_from(v - p.min_available_version).map_err(|_| bad_archive())?;
-            let entry = p.keys.get(&v.to_string()).cloned().ok_or_else(bad_archive)?;
+            let entry = p
+                .keys
+                .get(&v.to_string())
+                .cloned()
+                .ok_or_else(bad_archive)?;
             archive.keys[idx] = entry;
             p.archive_version = v;
         }

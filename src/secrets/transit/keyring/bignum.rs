@@ -45,7 +45,8 @@ impl BigNum {
             return None;
         }
         // Little-endian base-2^32 limbs; multiply by 10 and add each digit.
-        let mut limbs: Zeroizing<Vec<u32>> = Zeroizing::new(Vec::with_capacity(digits.len() / 9 + 1));
+        let mut limbs: Zeroizing<Vec<u32>> =
+            Zeroizing::new(Vec::with_capacity(digits.len() / 9 + 1));
         for d in digits.bytes() {
             let mut carry = u64::from(d - b'0');
             for limb in limbs.iter_mut() {
@@ -66,7 +67,8 @@ impl BigNum {
 
     pub(crate) fn to_decimal(&self) -> Zeroizing<String> {
         // Big-endian base-2^32 limbs, divided by 10^9 until nothing is left.
-        let mut limbs: Zeroizing<Vec<u32>> = Zeroizing::new(Vec::with_capacity(self.0.len() / 4 + 1));
+        let mut limbs: Zeroizing<Vec<u32>> =
+            Zeroizing::new(Vec::with_capacity(self.0.len() / 4 + 1));
         let pad = (4 - self.0.len() % 4) % 4;
         let mut padded = Zeroizing::new(vec![0u8; pad]);
         padded.extend_from_slice(&self.0);
@@ -141,7 +143,11 @@ mod tests {
         for s in samples {
             let n = BigNum::from_decimal(s).expect("digits");
             let want = BigUint::parse_bytes(s.as_bytes(), 10).expect("num-bigint");
-            let want_be = if want == BigUint::default() { Vec::new() } else { want.to_bytes_be() };
+            let want_be = if want == BigUint::default() {
+                Vec::new()
+            } else {
+                want.to_bytes_be()
+            };
             assert_eq!(n.be(), &want_be[..], "{s}");
             assert_eq!(&*n.to_decimal(), s);
         }
@@ -149,7 +155,10 @@ mod tests {
         for len in [1usize, 7, 32, 66, 257, 512] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
             let n = BigNum::from_be(&bytes);
-            assert_eq!(&*n.to_decimal(), &BigUint::from_bytes_be(&bytes).to_str_radix(10));
+            assert_eq!(
+                &*n.to_decimal(),
+                &BigUint::from_bytes_be(&bytes).to_str_radix(10)
+            );
         }
         assert!(BigNum::from_decimal("-1").is_none());
         assert!(BigNum::from_decimal("1e5").is_none());
@@ -165,7 +174,10 @@ mod tests {
             n: Option<BigNum>,
         }
         let t: T = serde_json::from_str(json).expect("parse");
-        assert_eq!(&*t.d.to_decimal(), "123456789012345678901234567890123456789");
+        assert_eq!(
+            &*t.d.to_decimal(),
+            "123456789012345678901234567890123456789"
+        );
         assert!(t.n.is_none());
         assert_eq!(serde_json::to_string(&t).expect("encode"), json);
         assert!(serde_json::from_str::<T>(r#"{"d":"12","n":null}"#).is_err());

@@ -121,10 +121,17 @@ mod tests {
         );
         // RFC 4231 test case 2.
         assert_eq!(
-            hex::encode(HashAlg::Sha2_256.hmac(b"Jefe", b"what do ya want for nothing?").expect("hmac")),
+            hex::encode(
+                HashAlg::Sha2_256
+                    .hmac(b"Jefe", b"what do ya want for nothing?")
+                    .expect("hmac")
+            ),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        for name in ["sha1", "sha2-224", "sha2-256", "sha2-384", "sha2-512", "sha3-224", "sha3-256", "sha3-384", "sha3-512"] {
+        for name in [
+            "sha1", "sha2-224", "sha2-256", "sha2-384", "sha2-512", "sha3-224", "sha3-256",
+            "sha3-384", "sha3-512",
+        ] {
             let h = HashAlg::parse(name).expect(name);
             assert_eq!(h.name(), name);
             assert_eq!(h.digest(b"x").len(), h.output_len(), "{name}");

@@ -66,7 +66,10 @@ impl KeyType {
     pub(crate) fn is_symmetric_aead(self) -> bool {
         matches!(
             self,
-            Self::Aes128Gcm96 | Self::Aes256Gcm96 | Self::ChaCha20Poly1305 | Self::XChaCha20Poly1305
+            Self::Aes128Gcm96
+                | Self::Aes256Gcm96
+                | Self::ChaCha20Poly1305
+                | Self::XChaCha20Poly1305
         )
     }
 

@@ -24,7 +24,8 @@ pub(crate) use kind::KeyType;
 use wire::{Bytes, KeyEntry, Policy};
 
 /// OpenBao's `ErrTooOld`.
-pub(crate) const ERR_TOO_OLD: &str = "ciphertext or signature version is disallowed by policy (too old)";
+pub(crate) const ERR_TOO_OLD: &str =
+    "ciphertext or signature version is disallowed by policy (too old)";
 const DEFAULT_VERSION_TEMPLATE: &str = "vault:v{{version}}:";
 /// The convergent scheme new versions get (nonce = HMAC of the plaintext).
 pub(crate) const CURRENT_CONVERGENT_VERSION: i64 = 3;
@@ -34,7 +35,7 @@ pub(crate) const HMAC_MAX_KEY_SIZE: i64 = 512;
 
 /// Why a key operation failed, as OpenBao's `errutil.UserError` (400) and
 /// `errutil.InternalError` (500) tell them apart; the texts are OpenBao's.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum KeyError {
     #[error("{0}")]
     User(String),
@@ -80,7 +81,9 @@ impl Clone for KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("policy", &self.policy).finish()
+        f.debug_struct("KeyRing")
+            .field("policy", &self.policy)
+            .finish()
     }
 }
 
@@ -122,7 +125,11 @@ impl KeyRing {
         let policy = Policy {
             name: req.name.clone(),
             key: Bytes::default(),
-            key_size: if req.kind == KeyType::Hmac { req.key_size } else { 0 },
+            key_size: if req.kind == KeyType::Hmac {
+                req.key_size
+            } else {
+                0
+            },
             keys: Default::default(),
             derived: req.derived,
             // New derived keys use HKDF (OpenBao's `Kdf_hkdf_sha256`).
@@ -276,10 +283,14 @@ impl KeyRing {
             return Err(KeyError::user(format!("invalid {what}: no prefix")));
         };
         let Some((ver, body)) = rest.split_once(post) else {
-            return Err(KeyError::user(format!("invalid {what}: wrong number of fields")));
+            return Err(KeyError::user(format!(
+                "invalid {what}: wrong number of fields"
+            )));
         };
         let ver: i64 = go_atoi(ver).ok_or_else(|| {
-            KeyError::user(format!("invalid {what}: version number could not be decoded"))
+            KeyError::user(format!(
+                "invalid {what}: version number could not be decoded"
+            ))
         })?;
         Ok((ver, body))
     }
@@ -288,7 +299,9 @@ impl KeyRing {
     pub(crate) fn encryption_version(&self, ver: i64, op: &str) -> Result<i64, KeyError> {
         match ver {
             0 => Ok(self.latest()),
-            v if v < 0 => Err(KeyError::user(format!("requested version for {op} is negative"))),
+            v if v < 0 => Err(KeyError::user(format!(
+                "requested version for {op} is negative"
+            ))),
             v if v > self.latest() => Err(KeyError::user(format!(
                 "requested version for {op} is higher than the latest key version"
             ))),
@@ -457,7 +470,9 @@ impl KeyRing {
     /// The HMAC key of a version (`HMACKey`).
     pub(crate) fn hmac_key(&self, ver: i64) -> Result<&[u8], KeyError> {
         if ver < 0 {
-            return Err(KeyError::internal("key version does not exist (cannot be negative)"));
+            return Err(KeyError::internal(
+                "key version does not exist (cannot be negative)",
+            ));
         }
         if ver > self.latest() {
             return Err(KeyError::internal(format!(
@@ -470,7 +485,9 @@ impl KeyRing {
             return Ok(entry.key.get());
         }
         if entry.hmac_key.0.is_none() {
-            return Err(KeyError::internal("no HMAC key exists for that key version"));
+            return Err(KeyError::internal(
+                "no HMAC key exists for that key version",
+            ));
         }
         Ok(entry.hmac_key.get())
     }

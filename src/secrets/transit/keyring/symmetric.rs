@@ -54,14 +54,18 @@ impl Aead {
     pub(crate) fn new(kind: KeyType, key: &[u8]) -> Result<Self, KeyError> {
         let bad = |_| KeyError::internal("could not derive enc key, length not correct");
         Ok(match kind {
-            KeyType::Aes128Gcm96 => Self::Aes128(Box::new(Aes128Gcm::new_from_slice(key).map_err(bad)?)),
-            KeyType::Aes256Gcm96 => Self::Aes256(Box::new(Aes256Gcm::new_from_slice(key).map_err(bad)?)),
-            KeyType::ChaCha20Poly1305 => {
-                Self::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(key).map_err(bad)?))
+            KeyType::Aes128Gcm96 => {
+                Self::Aes128(Box::new(Aes128Gcm::new_from_slice(key).map_err(bad)?))
             }
-            KeyType::XChaCha20Poly1305 => {
-                Self::XChaCha(Box::new(XChaCha20Poly1305::new_from_slice(key).map_err(bad)?))
+            KeyType::Aes256Gcm96 => {
+                Self::Aes256(Box::new(Aes256Gcm::new_from_slice(key).map_err(bad)?))
             }
+            KeyType::ChaCha20Poly1305 => Self::ChaCha(Box::new(
+                ChaCha20Poly1305::new_from_slice(key).map_err(bad)?,
+            )),
+            KeyType::XChaCha20Poly1305 => Self::XChaCha(Box::new(
+                XChaCha20Poly1305::new_from_slice(key).map_err(bad)?,
+            )),
             other => return Err(KeyError::internal(format!("unsupported key type {other}"))),
         })
     }
@@ -111,7 +115,10 @@ impl Aead {
             }
             None => nonce.to_vec(),
         };
-        let payload = Payload { msg: plaintext, aad };
+        let payload = Payload {
+            msg: plaintext,
+            aad,
+        };
         let sealed = match self {
             Self::Aes128(c) => c.encrypt(nonce.as_slice().into(), payload),
             Self::Aes256(c) => c.encrypt(nonce.as_slice().into(), payload),

@@ -53,8 +53,8 @@ impl Serialize for Bytes {
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text: Option<Zeroizing<String>> = Option::deserialize(d)?;
-        match text {
+        let text: Option<String> = Option::deserialize(d)?;
+        match text.map(Zeroizing::new) {
             None => Ok(Self(None)),
             Some(t) => base64::engine::general_purpose::STANDARD
                 .decode(t.as_bytes())

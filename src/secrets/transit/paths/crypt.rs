@@ -195,8 +195,7 @@ pub(crate) async fn encrypt(
         }
     }
     contexts(&mut items)?;
-    let (ring, created) =
-        encryption_key(store, ctx, &req.data, &name, context_set, upsert).await?;
+    let (ring, created) = encryption_key(store, ctx, &req.data, &name, context_set, upsert).await?;
 
     let mut outcome = Outcome::default();
     let mut results = Vec::with_capacity(items.len());
@@ -205,7 +204,13 @@ pub(crate) async fn encrypt(
             Some(e) => Err(KeyError::user(e.clone())),
             None => associated_data(&ring, item, i).and_then(|aad| {
                 let plaintext = Zeroizing::new(b64(&item.plaintext).unwrap_or_default());
-                ring.encrypt(item.key_version, &item.decoded_context, &[], &plaintext, &aad)
+                ring.encrypt(
+                    item.key_version,
+                    &item.decoded_context,
+                    &[],
+                    &plaintext,
+                    &aad,
+                )
             }),
         };
         results.push(match result {
@@ -307,7 +312,9 @@ pub(crate) async fn decrypt(
             .zip(&items)
             .map(|(r, item)| match r {
                 Ok(p) => json!({"plaintext": p, "reference": item.reference}),
-                Err(e) => json!({"plaintext": "", "error": e.to_string(), "reference": item.reference}),
+                Err(e) => {
+                    json!({"plaintext": "", "error": e.to_string(), "reference": item.reference})
+                }
             })
             .collect::<Vec<_>>();
         let mut data = Data::new();
@@ -367,7 +374,9 @@ pub(crate) async fn rewrap(
             .into_iter()
             .zip(&items)
             .map(|(r, item)| match r {
-                Ok((c, v)) => json!({"ciphertext": c, "key_version": v, "reference": item.reference}),
+                Ok((c, v)) => {
+                    json!({"ciphertext": c, "key_version": v, "reference": item.reference})
+                }
                 Err(e) => json!({"error": e, "reference": item.reference}),
             })
             .collect::<Vec<_>>();
@@ -411,7 +420,9 @@ pub(crate) async fn datakey(
         128 => 16,
         _ => return Err(invalid("invalid bit length")),
     };
-    let key = Zeroizing::new(crate::secrets::transit::keyring::symmetric::random_bytes(len));
+    let key = Zeroizing::new(crate::secrets::transit::keyring::symmetric::random_bytes(
+        len,
+    ));
     let aad = match string(&req.data, "associated_data")? {
         a if a.is_empty() => Vec::new(),
         a => {

@@ -26,7 +26,15 @@ pub(crate) async fn export(
     let export_type = req.params.get("type");
     let version = req.params.get("version");
     let format = string(&req.data, "format")?;
-    if ![ENCRYPTION_KEY, SIGNING_KEY, HMAC_KEY, PUBLIC_KEY, CERTIFICATE_CHAIN].contains(&export_type) {
+    if ![
+        ENCRYPTION_KEY,
+        SIGNING_KEY,
+        HMAC_KEY,
+        PUBLIC_KEY,
+        CERTIFICATE_CHAIN,
+    ]
+    .contains(&export_type)
+    {
         return Err(invalid(format!("invalid export type: {export_type}")));
     }
     if !["", "raw", "der", "pem"].contains(&format.as_str()) {
@@ -56,7 +64,10 @@ pub(crate) async fn export(
     let mut keys = Map::new();
     if version.is_empty() {
         for (v, e) in &p.keys {
-            keys.insert(v.clone(), export_key(&ring, e, export_type, &format)?.into());
+            keys.insert(
+                v.clone(),
+                export_key(&ring, e, export_type, &format)?.into(),
+            );
         }
     } else {
         let v = if version == "latest" {
@@ -66,13 +77,18 @@ pub(crate) async fn export(
                 .ok_or_else(|| invalid("invalid key version"))?
         };
         if v < p.min_decryption_version {
-            return Err(invalid("version for export is below minimum decryption version"));
+            return Err(invalid(
+                "version for export is below minimum decryption version",
+            ));
         }
         let e = p
             .keys
             .get(&v.to_string())
             .ok_or_else(|| invalid("version does not exist or cannot be found"))?;
-        keys.insert(v.to_string(), export_key(&ring, e, export_type, &format)?.into());
+        keys.insert(
+            v.to_string(),
+            export_key(&ring, e, export_type, &format)?.into(),
+        );
     }
     let mut data = Data::new();
     data.insert("name".into(), p.name.clone().into());
@@ -82,30 +98,47 @@ pub(crate) async fn export(
 }
 
 /// `getExportKey`; OpenBao's errors here are 500s.
-fn export_key(ring: &KeyRing, e: &KeyEntry, export_type: &str, format: &str) -> Result<String, EngineError> {
+fn export_key(
+    ring: &KeyRing,
+    e: &KeyEntry,
+    export_type: &str,
+    format: &str,
+) -> Result<String, EngineError> {
     let kind = ring.kind();
     let failed = |s: String| Err(EngineError::Failed(s));
     match export_type {
         HMAC_KEY => {
             if format == "der" || format == "pem" {
-                return failed("unknown format for HMAC key; supported values are `` or `raw`".into());
+                return failed(
+                    "unknown format for HMAC key; supported values are `` or `raw`".into(),
+                );
             }
-            let src = if kind == KeyType::Hmac { &e.key } else { &e.hmac_key };
+            let src = if kind == KeyType::Hmac {
+                &e.key
+            } else {
+                &e.hmac_key
+            };
             Ok(b64_encode(src.get()))
         }
         ENCRYPTION_KEY if kind.is_symmetric_aead() => {
             if format == "der" || format == "pem" {
-                return failed("unknown format for HMAC key; supported values are `` or `raw`".into());
+                return failed(
+                    "unknown format for HMAC key; supported values are `` or `raw`".into(),
+                );
             }
             Ok(b64_encode(e.key.get()))
         }
         ENCRYPTION_KEY | SIGNING_KEY if kind.signing_supported() => {
             Ok(asymmetric::export_private(kind, e, format)?)
         }
-        PUBLIC_KEY if kind.signing_supported() => Ok(asymmetric::export_public_format(kind, e, format)?),
+        PUBLIC_KEY if kind.signing_supported() => {
+            Ok(asymmetric::export_public_format(kind, e, format)?)
+        }
         CERTIFICATE_CHAIN => {
             let Some(chain) = &e.certificate_chain else {
-                return failed("selected key version does not have a certificate chain imported".into());
+                return failed(
+                    "selected key version does not have a certificate chain imported".into(),
+                );
             };
             Ok(chain
                 .iter()
@@ -113,7 +146,9 @@ fn export_key(ring: &KeyRing, e: &KeyEntry, export_type: &str, format: &str) -> 
                 .collect::<Vec<_>>()
                 .join("\n"))
         }
-        _ => failed(format!("unknown key type {kind} for export type {export_type}")),
+        _ => failed(format!(
+            "unknown key type {kind} for export type {export_type}"
+        )),
     }
 }
 
@@ -199,9 +234,14 @@ pub(crate) async fn restore(
     // Every version must be usable before the key is served.
     for v in ring.policy.keys.keys() {
         if let Ok(v) = v.parse::<i64>() {
-            if !ring.kind().is_symmetric_aead() && ring.kind() != KeyType::Hmac && !ring.policy.derived {
+            if !ring.kind().is_symmetric_aead()
+                && ring.kind() != KeyType::Hmac
+                && !ring.policy.derived
+            {
                 ring.prepared(v).map_err(|e| {
-                    invalid(format!("failed to restore the policy {name:?}: version {v}: {e}"))
+                    invalid(format!(
+                        "failed to restore the policy {name:?}: version {v}: {e}"
+                    ))
                 })?;
             }
         }
@@ -209,7 +249,9 @@ pub(crate) async fn restore(
     store.put_locked(ctx.storage, ring).await.map_err(|e| {
         let e: EngineError = e.into();
         match e {
-            EngineError::Failed(s) => EngineError::Failed(format!("failed to restore the policy {name:?}: {s}")),
+            EngineError::Failed(s) => {
+                EngineError::Failed(format!("failed to restore the policy {name:?}: {s}"))
+            }
             other => other,
         }
     })?;

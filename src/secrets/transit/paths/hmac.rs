@@ -27,7 +27,10 @@ fn algorithm(req: &EngineRequest, fields: &[&str]) -> Result<String, EngineError
 }
 
 /// The batch (or the single request) as string maps, OpenBao's `batchRequestHMACItem`.
-fn hmac_items(data: &Data, single: &[&str]) -> Result<(Vec<Map<String, Value>>, bool), EngineError> {
+fn hmac_items(
+    data: &Data,
+    single: &[&str],
+) -> Result<(Vec<Map<String, Value>>, bool), EngineError> {
     match batch_input(data)? {
         Some(items) if items.is_empty() => Err(invalid("missing batch input to process")),
         Some(items) => {
@@ -48,7 +51,12 @@ fn hmac_items(data: &Data, single: &[&str]) -> Result<(Vec<Map<String, Value>>, 
                 if let Some(Value::String(s)) = data.get(*f) {
                     m.insert((*f).into(), s.clone().into());
                 } else if let Some(v) = data.get(*f).filter(|v| !v.is_null()) {
-                    m.insert((*f).into(), crate::engine::fields::weak_string(v).unwrap_or_default().into());
+                    m.insert(
+                        (*f).into(),
+                        crate::engine::fields::weak_string(v)
+                            .unwrap_or_default()
+                            .into(),
+                    );
                 }
             }
             Ok((vec![m], false))
@@ -83,7 +91,10 @@ fn answer(
                         m.insert("error".into(), e.into());
                     }
                 }
-                m.insert("reference".into(), get(item, "reference").unwrap_or("").into());
+                m.insert(
+                    "reference".into(),
+                    get(item, "reference").unwrap_or("").into(),
+                );
                 Value::Object(m)
             })
             .collect();
@@ -113,7 +124,10 @@ pub(crate) async fn hmac(
     let p = &ring.policy;
     if ver == 0 {
         ver = p.latest_version;
-    } else if ver != p.latest_version && p.min_encryption_version > 0 && ver < p.min_encryption_version {
+    } else if ver != p.latest_version
+        && p.min_encryption_version > 0
+        && ver < p.min_encryption_version
+    {
         return Err(invalid(
             "cannot generate HMAC: version is too old (disallowed by policy)",
         ));
@@ -132,7 +146,10 @@ pub(crate) async fn hmac(
             let input = get(item, "input").ok_or("missing input for HMAC")?;
             let input = b64(input).map_err(|e| format!("unable to decode input as base64: {e}"))?;
             let mac = hash.hmac(key, &input).unwrap_or_default();
-            Ok(Value::String(format!("vault:v{ver}:{}", super::b64_encode(&mac))))
+            Ok(Value::String(format!(
+                "vault:v{ver}:{}",
+                super::b64_encode(&mac)
+            )))
         })
         .collect::<Vec<Result<Value, String>>>();
     answer(results, &items, batch, "hmac")
@@ -155,7 +172,9 @@ pub(crate) async fn verify_hmac(
     if !batch {
         // A single request's fields default to empty strings (`d.Get`).
         for f in ["input", "hmac"] {
-            items[0].entry(f).or_insert_with(|| Value::String(String::new()));
+            items[0]
+                .entry(f)
+                .or_insert_with(|| Value::String(String::new()));
         }
     }
     let results = items
@@ -176,7 +195,8 @@ fn verify_one(ring: &KeyRing, hash: HashAlg, item: &Map<String, Value>) -> Resul
         .split_once(':')
         .ok_or("invalid HMAC: wrong number of fields")?;
     let ver = go_atoi(ver).ok_or("invalid HMAC: version number could not be decoded")?;
-    let given = b64(body).map_err(|e| format!("unable to decode verification HMAC as base64: {e}"))?;
+    let given =
+        b64(body).map_err(|e| format!("unable to decode verification HMAC as base64: {e}"))?;
     let p = &ring.policy;
     if ver > p.latest_version {
         return Err("invalid HMAC: version is too new".into());

@@ -63,7 +63,9 @@ fn auto_rotate(data: &Data) -> Result<Option<i64>, EngineError> {
     // Whole seconds, as OpenBao's `TypeDurationSecond`.
     let d = Duration::from_secs(d.as_secs());
     if !d.is_zero() && d < HOUR {
-        return Err(invalid("auto rotate period must be 0 to disable or at least an hour"));
+        return Err(invalid(
+            "auto rotate period must be 0 to disable or at least an hour",
+        ));
     }
     Ok(Some(d.as_secs() as i64 * NANOS))
 }
@@ -78,7 +80,9 @@ async fn create(
     let convergent = boolean(data, "convergent_encryption")?;
     let auto_rotate_period_ns = auto_rotate(data)?.unwrap_or(0);
     if !derived && convergent {
-        return Err(invalid("convergent encryption requires derivation to be enabled"));
+        return Err(invalid(
+            "convergent encryption requires derivation to be enabled",
+        ));
     }
     let kind_name = match string(data, "type")? {
         t if t.is_empty() => "aes256-gcm96".to_string(),
@@ -89,7 +93,9 @@ async fn create(
     let mut key_size = int(data, "key_size")?;
     if key_size != 0 {
         if kind != KeyType::Hmac {
-            return Err(invalid(format!("key_size is not valid for algorithm {kind}")));
+            return Err(invalid(format!(
+                "key_size is not valid for algorithm {kind}"
+            )));
         }
         if !(super::super::keyring::HMAC_MIN_KEY_SIZE..=super::super::keyring::HMAC_MAX_KEY_SIZE)
             .contains(&key_size)
@@ -138,17 +144,41 @@ pub(crate) fn describe(ring: &KeyRing, context: &[u8]) -> Result<Data, EngineErr
     d.insert("type".into(), kind.name().into());
     d.insert("derived".into(), p.derived.into());
     d.insert("deletion_allowed".into(), p.deletion_allowed.into());
-    d.insert("min_available_version".into(), p.min_available_version.into());
-    d.insert("min_decryption_version".into(), p.min_decryption_version.into());
-    d.insert("min_encryption_version".into(), p.min_encryption_version.into());
+    d.insert(
+        "min_available_version".into(),
+        p.min_available_version.into(),
+    );
+    d.insert(
+        "min_decryption_version".into(),
+        p.min_decryption_version.into(),
+    );
+    d.insert(
+        "min_encryption_version".into(),
+        p.min_encryption_version.into(),
+    );
     d.insert("latest_version".into(), p.latest_version.into());
     d.insert("exportable".into(), p.exportable.into());
-    d.insert("allow_plaintext_backup".into(), p.allow_plaintext_backup.into());
-    d.insert("supports_encryption".into(), kind.encryption_supported().into());
-    d.insert("supports_decryption".into(), kind.encryption_supported().into());
+    d.insert(
+        "allow_plaintext_backup".into(),
+        p.allow_plaintext_backup.into(),
+    );
+    d.insert(
+        "supports_encryption".into(),
+        kind.encryption_supported().into(),
+    );
+    d.insert(
+        "supports_decryption".into(),
+        kind.encryption_supported().into(),
+    );
     d.insert("supports_signing".into(), kind.signing_supported().into());
-    d.insert("supports_derivation".into(), kind.derivation_supported().into());
-    d.insert("auto_rotate_period".into(), (p.auto_rotate_period / NANOS).into());
+    d.insert(
+        "supports_derivation".into(),
+        kind.derivation_supported().into(),
+    );
+    d.insert(
+        "auto_rotate_period".into(),
+        (p.auto_rotate_period / NANOS).into(),
+    );
     d.insert("imported_key".into(), p.imported.into());
     d.insert("soft_deleted".into(), p.soft_deleted.into());
     if p.key_size != 0 {
@@ -160,7 +190,10 @@ pub(crate) fn describe(ring: &KeyRing, context: &[u8]) -> Result<Data, EngineErr
             p.allow_imported_key_rotation.into(),
         );
     }
-    for (field, info) in [("backup_info", &p.backup_info), ("restore_info", &p.restore_info)] {
+    for (field, info) in [
+        ("backup_info", &p.backup_info),
+        ("restore_info", &p.restore_info),
+    ] {
         if let Some(info) = info {
             let mut m = Map::new();
             m.insert("time".into(), rfc3339_nano(info.time).into());
@@ -179,9 +212,15 @@ pub(crate) fn describe(ring: &KeyRing, context: &[u8]) -> Result<Data, EngineErr
             }
             _ => {}
         }
-        d.insert("convergent_encryption".into(), p.convergent_encryption.into());
+        d.insert(
+            "convergent_encryption".into(),
+            p.convergent_encryption.into(),
+        );
         if p.convergent_encryption {
-            d.insert("convergent_encryption_version".into(), p.convergent_version.into());
+            d.insert(
+                "convergent_encryption_version".into(),
+                p.convergent_version.into(),
+            );
         }
     }
     if kind.is_symmetric_aead() {
@@ -204,9 +243,9 @@ pub(crate) fn describe(ring: &KeyRing, context: &[u8]) -> Result<Data, EngineErr
                     if context.is_empty() {
                         String::new()
                     } else {
-                        let ver: i64 = v.parse().map_err(|_| {
-                            EngineError::Failed(format!("invalid version {v:?}"))
-                        })?;
+                        let ver: i64 = v
+                            .parse()
+                            .map_err(|_| EngineError::Failed(format!("invalid version {v:?}")))?;
                         let seed = ring.derive_key(context, ver, 32).map_err(|e| {
                             EngineError::Failed(format!(
                                 "failed to derive key to return public component: {e}"
@@ -276,7 +315,9 @@ pub(crate) async fn config(
     let mut changed = false;
     let _w = store.lock(&name).await;
     let Some(current) = store.get_locked(ctx.storage, &name).await? else {
-        return Err(invalid(format!("no existing key named {name} could be found")));
+        return Err(invalid(format!(
+            "no existing key named {name} could be found"
+        )));
     };
     let mut next = KeyRing::clone(&current);
     let p = &mut next.policy;

@@ -42,7 +42,8 @@ pub(crate) fn hash(req: EngineRequest) -> Result<EngineResponse, EngineError> {
         },
         url => url.to_string(),
     };
-    let input = b64(&input).map_err(|e| invalid(format!("unable to decode input as base64: {e}")))?;
+    let input =
+        b64(&input).map_err(|e| invalid(format!("unable to decode input as base64: {e}")))?;
     if format != "hex" && format != "base64" {
         return Err(invalid(format!(
             "unsupported encoding format {format}; must be \"hex\" or \"base64\""
@@ -63,7 +64,8 @@ fn is_source(s: &str) -> bool {
 
 pub(crate) fn random(req: EngineRequest) -> Result<EngineResponse, EngineError> {
     let data = &req.data;
-    let body_bytes = || -> Result<i64, EngineError> { Ok(fields::int(data, "bytes")?.unwrap_or(32)) };
+    let body_bytes =
+        || -> Result<i64, EngineError> { Ok(fields::int(data, "bytes")?.unwrap_or(32)) };
     let source_param = req.params.get("source");
     let url_bytes = req.params.get("urlbytes");
     // `random/<x>` is a source when it names one, else a byte count (OpenBao's parsing).
@@ -95,7 +97,9 @@ pub(crate) fn random(req: EngineRequest) -> Result<EngineResponse, EngineError> 
         return Err(invalid("'bytes' cannot be less than 1"));
     }
     if bytes > MAX_RANDOM_BYTES {
-        return Err(invalid(format!("'bytes' should be less than {MAX_RANDOM_BYTES}")));
+        return Err(invalid(format!(
+            "'bytes' should be less than {MAX_RANDOM_BYTES}"
+        )));
     }
     if format != "hex" && format != "base64" {
         return Err(invalid(format!(
@@ -105,7 +109,9 @@ pub(crate) fn random(req: EngineRequest) -> Result<EngineResponse, EngineError> 
     let mut warnings = Vec::new();
     match source.as_str() {
         "" | "platform" | "all" => {}
-        "seal" => warnings.push("no seal/entropy augmentation available, using platform entropy source".to_string()),
+        "seal" => warnings.push(
+            "no seal/entropy augmentation available, using platform entropy source".to_string(),
+        ),
         other => {
             return Err(invalid(format!(
                 "unsupported entropy source {other:?}; must be \"platform\" or \"seal\", or \"all\""
@@ -151,14 +157,19 @@ async fn write_json<T: Serialize>(ctx: &Ctx<'_>, key: &str, v: &T) -> Result<(),
 }
 
 pub(crate) async fn read_disable_upsert(ctx: &Ctx<'_>) -> Result<bool, EngineError> {
-    Ok(read_json::<KeysConfig>(ctx, CONFIG_KEYS).await?.disable_upsert)
+    Ok(read_json::<KeysConfig>(ctx, CONFIG_KEYS)
+        .await?
+        .disable_upsert)
 }
 
 pub(crate) async fn read_cache_size(ctx: &Ctx<'_>) -> Result<i64, EngineError> {
     Ok(read_json::<CacheConfig>(ctx, CONFIG_CACHE).await?.size)
 }
 
-pub(crate) async fn config_keys(ctx: &Ctx<'_>, req: EngineRequest) -> Result<EngineResponse, EngineError> {
+pub(crate) async fn config_keys(
+    ctx: &Ctx<'_>,
+    req: EngineRequest,
+) -> Result<EngineResponse, EngineError> {
     let mut cfg: KeysConfig = read_json(ctx, CONFIG_KEYS).await?;
     if req.op != Operation::Read {
         if let Some(v) = fields::boolean(&req.data, "disable_upsert")? {

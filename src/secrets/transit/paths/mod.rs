@@ -35,7 +35,8 @@ pub(super) fn b64(s: &str) -> Result<Vec<u8>, String> {
     };
     GO_STD.decode(input).map_err(|e| {
         let at = match e {
-            base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => at,
+            base64::DecodeError::InvalidByte(at, _)
+            | base64::DecodeError::InvalidLastSymbol(at, _) => at,
             // Go stops at the start of the quantum it could not complete.
             base64::DecodeError::InvalidLength(len) => len - len % 4,
             base64::DecodeError::InvalidPadding => input.len(),
@@ -167,7 +168,10 @@ pub(super) fn item_int(
 
 /// The parse errors of a batch, joined as Go's `errors.Join` inside OpenBao's wrapper.
 pub(super) fn batch_parse_error(errors: Vec<String>) -> EngineError {
-    invalid(format!("failed to parse batch input: {}", errors.join("\n")))
+    invalid(format!(
+        "failed to parse batch input: {}",
+        errors.join("\n")
+    ))
 }
 
 /// How a batch went: OpenBao answers 400 if any item failed for the caller's reasons,
