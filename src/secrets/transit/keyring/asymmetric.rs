@@ -150,7 +150,11 @@ fn curve(kind: KeyType) -> Option<&'static Curve> {
 /// longer one fits only if its bits2int value is below 2^512.
 fn ecdsa_digest(c: &Curve, input: &[u8]) -> Result<Digest, KeyError> {
     let dlen = c.digest.output_len();
-    let order_bits = if c.kind == KeyType::EcdsaP521 { 521 } else { c.len * 8 };
+    let order_bits = if c.kind == KeyType::EcdsaP521 {
+        521
+    } else {
+        c.len * 8
+    };
     let mut h: Vec<u8> = input[..input.len().min(c.len)].to_vec();
     let excess = (h.len() * 8).saturating_sub(order_bits);
     if excess > 0 {
@@ -195,9 +199,12 @@ struct RsaHash {
     index: usize,
 }
 
-static PSS_SHA256_MAX: RsaSignatureEncoding = sig::RSA_PSS_SHA256.with_pss_salt_length(RsaPssSaltLength::Max);
-static PSS_SHA384_MAX: RsaSignatureEncoding = sig::RSA_PSS_SHA384.with_pss_salt_length(RsaPssSaltLength::Max);
-static PSS_SHA512_MAX: RsaSignatureEncoding = sig::RSA_PSS_SHA512.with_pss_salt_length(RsaPssSaltLength::Max);
+static PSS_SHA256_MAX: RsaSignatureEncoding =
+    sig::RSA_PSS_SHA256.with_pss_salt_length(RsaPssSaltLength::Max);
+static PSS_SHA384_MAX: RsaSignatureEncoding =
+    sig::RSA_PSS_SHA384.with_pss_salt_length(RsaPssSaltLength::Max);
+static PSS_SHA512_MAX: RsaSignatureEncoding =
+    sig::RSA_PSS_SHA512.with_pss_salt_length(RsaPssSaltLength::Max);
 static V_PSS_SHA256_MAX: RsaParameters =
     sig::RSA_PSS_2048_8192_SHA256.with_pss_salt_length(RsaPssSaltLength::Max);
 static V_PSS_SHA384_MAX: RsaParameters =
@@ -264,7 +271,9 @@ fn pss_sign_encoding(h: &'static RsaHash, salt: u16) -> &'static RsaSignatureEnc
             1 => sig::RSA_PSS_SHA384,
             _ => sig::RSA_PSS_SHA512,
         };
-        Box::leak(Box::new(base.with_pss_salt_length(RsaPssSaltLength::Custom(salt))))
+        Box::leak(Box::new(
+            base.with_pss_salt_length(RsaPssSaltLength::Custom(salt)),
+        ))
     })
 }
 
@@ -280,7 +289,9 @@ fn pss_verify_params(h: &'static RsaHash, salt: u16) -> &'static RsaParameters {
             1 => sig::RSA_PSS_2048_8192_SHA384,
             _ => sig::RSA_PSS_2048_8192_SHA512,
         };
-        Box::leak(Box::new(base.with_pss_salt_length(RsaPssSaltLength::Custom(salt))))
+        Box::leak(Box::new(
+            base.with_pss_salt_length(RsaPssSaltLength::Custom(salt)),
+        ))
     })
 }
 
@@ -303,7 +314,9 @@ fn check_salt(bits: usize, hlen: usize, s: SaltLength) -> Result<(), KeyError> {
     if -1 <= v && v <= max_salt(bits, hlen) {
         Ok(())
     } else {
-        Err(KeyError::user(format!("requested salt length {v} is invalid")))
+        Err(KeyError::user(format!(
+            "requested salt length {v} is invalid"
+        )))
     }
 }
 
@@ -436,9 +449,9 @@ impl AsymKey {
         let public = ec_point(c, entry)?;
         let pair = match &entry.ec_d {
             Some(d) => {
-                let d = d
-                    .be_padded(c.len)
-                    .ok_or_else(|| KeyError::internal("invalid ecdsa key: private scalar too long"))?;
+                let d = d.be_padded(c.len).ok_or_else(|| {
+                    KeyError::internal("invalid ecdsa key: private scalar too long")
+                })?;
                 Some(
                     EcdsaKeyPair::from_private_key_and_public_key(c.sign, &d, &public)
                         .map_err(rejected("ecdsa"))?,
@@ -452,7 +465,11 @@ impl AsymKey {
                 None
             }
         };
-        Ok(Self(Inner::Ecdsa { curve: c, pair, public }))
+        Ok(Self(Inner::Ecdsa {
+            curve: c,
+            pair,
+            public,
+        }))
     }
 
     fn ed25519_from_entry(entry: &KeyEntry) -> Result<Self, KeyError> {
@@ -468,7 +485,9 @@ impl AsymKey {
                 .map_err(|e| KeyError::internal(format!("invalid ed25519 public key: {e}")))?
         };
         if public.len() != 32 {
-            return Err(KeyError::internal("invalid ed25519 public key: wrong length"));
+            return Err(KeyError::internal(
+                "invalid ed25519 public key: wrong length",
+            ));
         }
         let pair = match key.len() {
             0 => None,
@@ -513,9 +532,11 @@ impl AsymKey {
             (None, Some(p)) => (p.n.be().to_vec(), p.e),
             (None, None) => return Err(KeyError::internal("invalid rsa key: no key material")),
         };
-        let e = BigNum::from_be(&u64::try_from(e)
-            .map_err(|_| KeyError::internal("invalid rsa key: negative exponent"))?
-            .to_be_bytes())
+        let e = BigNum::from_be(
+            &u64::try_from(e)
+                .map_err(|_| KeyError::internal("invalid rsa key: negative exponent"))?
+                .to_be_bytes(),
+        )
         .be()
         .to_vec();
         let bits = BigUint::from_bytes_be(&n).bits() as usize;
@@ -598,7 +619,9 @@ impl AsymKey {
                     }
                     RsaPadding::Pkcs1v15 => {
                         if input.len() != hlen {
-                            return Err(KeyError::internal("crypto/rsa: input must be hashed message"));
+                            return Err(KeyError::internal(
+                                "crypto/rsa: input must be hashed message",
+                            ));
                         }
                         h.pkcs1
                     }
@@ -651,7 +674,11 @@ impl AsymKey {
                 .verify(input, signature)
                 .is_ok()),
             Inner::Rsa {
-                public_der, n, e, bits, ..
+                public_der,
+                n,
+                e,
+                bits,
+                ..
             } => {
                 let h = rsa_hash(opts.hash)?;
                 if let Some(name) = &opts.unknown_padding {
@@ -708,7 +735,9 @@ impl AsymKey {
         let mut out = vec![0u8; encrypt.ciphertext_size()];
         let len = encrypt
             .encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None)
-            .map_err(|_| KeyError::internal("failed to RSA encrypt the plaintext: encryption failed"))?
+            .map_err(|_| {
+                KeyError::internal("failed to RSA encrypt the plaintext: encryption failed")
+            })?
             .len();
         out.truncate(len);
         Ok(out)
@@ -728,7 +757,9 @@ impl AsymKey {
         let len = decrypt
             .decrypt(&OAEP_SHA256_MGF1SHA256, ciphertext, &mut out, None)
             .map_err(|_| {
-                KeyError::internal("failed to RSA decrypt the ciphertext: crypto/rsa: decryption error")
+                KeyError::internal(
+                    "failed to RSA decrypt the ciphertext: crypto/rsa: decryption error",
+                )
             })?
             .len();
         out.truncate(len);
@@ -845,7 +876,9 @@ pub(crate) fn export_public_format(
                 .decode(public)
                 .map_err(|e| KeyError::internal(e.to_string()))?;
             if raw.len() != 32 {
-                return Err(KeyError::internal("x509: unsupported public key type: ed25519.PublicKey"));
+                return Err(KeyError::internal(
+                    "x509: unsupported public key type: ed25519.PublicKey",
+                ));
             }
             let der = spki(OID_ED25519, false, &raw);
             Ok(match format {
@@ -881,7 +914,8 @@ pub(crate) fn export_public_format(
 }
 
 const EC_FORMATS: &str = "unknown key format for ec key; supported values are ``, `der`, or `pem`";
-const RSA_FORMATS: &str = "unknown key format for rsa key; supported values are ``, `der`, or `pem`";
+const RSA_FORMATS: &str =
+    "unknown key format for rsa key; supported values are ``, `der`, or `pem`";
 
 /// `export/signing-key/...` and RSA's `export/encryption-key/...` in `format`.
 pub(crate) fn export_private(
@@ -902,7 +936,9 @@ pub(crate) fn export_private(
         };
         let point = ec_point(c, entry)?;
         return Ok(match format {
-            "" => pem("EC PRIVATE KEY", &sec1(c, &d, &point, true)).trim().to_string(),
+            "" => pem("EC PRIVATE KEY", &sec1(c, &d, &point, true))
+                .trim()
+                .to_string(),
             _ => {
                 let der = ec_pkcs8(c, &d, &point);
                 if format == "der" {
@@ -988,7 +1024,10 @@ fn push_len(len: usize, out: &mut Vec<u8>) {
         out.push(len as u8);
     } else {
         let bytes = len.to_be_bytes();
-        let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len() - 1);
+        let start = bytes
+            .iter()
+            .position(|b| *b != 0)
+            .unwrap_or(bytes.len() - 1);
         out.push(0x80 | (bytes.len() - start) as u8);
         out.extend_from_slice(&bytes[start..]);
     }
@@ -1112,9 +1151,11 @@ fn rsa_private_pkcs1(k: &RsaPrivate) -> Result<Zeroizing<Vec<u8>>, KeyError> {
             k.primes.len()
         )));
     };
-    let e = BigNum::from_be(&u64::try_from(k.e)
-        .map_err(|_| KeyError::internal("invalid rsa key: negative exponent"))?
-        .to_be_bytes());
+    let e = BigNum::from_be(
+        &u64::try_from(k.e)
+            .map_err(|_| KeyError::internal("invalid rsa key: negative exponent"))?
+            .to_be_bytes(),
+    );
     let pre = match (&k.precomputed.dp, &k.precomputed.dq, &k.precomputed.qinv) {
         (Some(dp), Some(dq), Some(qinv)) => RsaPrecomputed {
             dp: Some(dp.clone()),
@@ -1282,9 +1323,10 @@ fn parse_rsa_pkcs8(doc: &[u8]) -> Result<RsaPrivate, KeyError> {
     let dp = next()?;
     let dq = next()?;
     let qinv = next()?;
-    let e = e.be().iter().try_fold(0i64, |a, b| {
-        a.checked_mul(256).map(|a| a + i64::from(*b))
-    });
+    let e = e
+        .be()
+        .iter()
+        .try_fold(0i64, |a, b| a.checked_mul(256).map(|a| a + i64::from(*b)));
     Ok(RsaPrivate {
         n,
         e: e.ok_or_else(bad)?,

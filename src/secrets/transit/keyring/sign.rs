@@ -60,7 +60,10 @@ impl KeyRing {
         }
         let (sig, public) = if kind == KeyType::Ed25519 && p.derived {
             let key = self.derived_ed25519(context, ver)?;
-            (key.sign(input, opts)?, Some(key.public_key_bytes().to_vec()))
+            (
+                key.sign(input, opts)?,
+                Some(key.public_key_bytes().to_vec()),
+            )
         } else {
             (self.asym(ver)?.sign(input, opts)?, None)
         };
@@ -111,7 +114,9 @@ impl KeyRing {
         }
         .map_err(|_| KeyError::user("invalid base64 signature value"))?;
         if kind == KeyType::Ed25519 && p.derived {
-            return self.derived_ed25519(context, ver)?.verify(input, &sig, opts);
+            return self
+                .derived_ed25519(context, ver)?
+                .verify(input, &sig, opts);
         }
         self.asym(ver)?.verify(input, &sig, opts)
     }
@@ -176,7 +181,8 @@ mod tests {
     #[test]
     fn sign_and_verify_through_the_ring_with_prefix_and_versions() {
         let mut r = ring(KeyType::EcdsaP256, false);
-        r.rotate_in_memory(time::OffsetDateTime::UNIX_EPOCH).expect("rotate");
+        r.rotate_in_memory(time::OffsetDateTime::UNIX_EPOCH)
+            .expect("rotate");
         let digest = HashAlg::Sha2_256.digest(b"msg");
         let opts = SignOptions::new(HashAlg::Sha2_256);
         let (sig, public) = r.sign(1, &[], &digest, &opts).expect("sign v1");
@@ -202,23 +208,42 @@ mod tests {
         r.policy.min_encryption_version = 2;
         assert_eq!(
             r.sign(1, &[], &digest, &opts).unwrap_err(),
-            KeyError::user("requested version for signing is less than the minimum encryption key version")
+            KeyError::user(
+                "requested version for signing is less than the minimum encryption key version"
+            )
         );
         r.policy.min_decryption_version = 2;
-        assert_eq!(r.verify(&[], &digest, &sig, &opts).unwrap_err(), KeyError::user(ERR_TOO_OLD));
+        assert_eq!(
+            r.verify(&[], &digest, &sig, &opts).unwrap_err(),
+            KeyError::user(ERR_TOO_OLD)
+        );
         for (bad, text) in [
             ("abc", "invalid signature: no prefix"),
             ("vault:abc", "invalid signature: no prefix"),
-            ("vault:vx:abc", "invalid signature: version number could not be decoded"),
+            (
+                "vault:vx:abc",
+                "invalid signature: version number could not be decoded",
+            ),
             ("vault:v9:abc", "invalid signature: version is too new"),
             ("vault:v2:!!", "invalid base64 signature value"),
             ("vault:v2:AAAA", "supplied signature is invalid"),
-            ("vault:v2:MAYCAQECAQEA", "supplied signature contains extra data"),
+            (
+                "vault:v2:MAYCAQECAQEA",
+                "supplied signature contains extra data",
+            ),
         ] {
-            assert_eq!(r.verify(&[], &digest, bad, &opts).unwrap_err(), KeyError::user(text), "{bad}");
+            assert_eq!(
+                r.verify(&[], &digest, bad, &opts).unwrap_err(),
+                KeyError::user(text),
+                "{bad}"
+            );
         }
         // Well-formed but wrong, negative, or r = 0: false.
-        for ok_false in ["vault:v2:MAYCAQECAQE=", "vault:v2:MAYCAYECAQE=", "vault:v2:MAYCAQACAQE="] {
+        for ok_false in [
+            "vault:v2:MAYCAQECAQE=",
+            "vault:v2:MAYCAYECAQE=",
+            "vault:v2:MAYCAQACAQE=",
+        ] {
             assert!(!r.verify(&[], &digest, ok_false, &opts).expect(ok_false));
         }
     }
@@ -235,7 +260,8 @@ mod tests {
         assert!(!body.contains(['=', '+', '/']));
         assert!(r.verify(&[], &digest, &sig, &opts).expect("verify"));
         assert_eq!(
-            r.verify(&[], &digest, &format!("{sig}=="), &opts).unwrap_err(),
+            r.verify(&[], &digest, &format!("{sig}=="), &opts)
+                .unwrap_err(),
             KeyError::user("invalid base64 signature value")
         );
         // Odd lengths parse (Go splits at len/2) and are simply not valid.
@@ -252,15 +278,21 @@ mod tests {
         assert!(r.verify(b"ctx", b"message", &sig, &opts).expect("verify"));
         assert!(!r.verify(b"other", b"message", &sig, &opts).expect("verify"));
         let (_, again) = r.sign(0, b"ctx", b"x", &opts).expect("sign");
-        assert_eq!(again.as_deref(), Some(&public[..]), "same context, same key");
+        assert_eq!(
+            again.as_deref(),
+            Some(&public[..]),
+            "same context, same key"
+        );
         let err = r.sign(0, b"", b"message", &opts).unwrap_err();
         assert!(
             matches!(&err, KeyError::Internal(t) if t.starts_with("error deriving key: missing 'context'")),
             "{err:?}"
         );
         assert_eq!(
-            super::super::asymmetric::ed25519_public_from_seed(&r.derive_key(b"ctx", 1, 32).expect("derive"))
-                .expect("public"),
+            super::super::asymmetric::ed25519_public_from_seed(
+                &r.derive_key(b"ctx", 1, 32).expect("derive")
+            )
+            .expect("public"),
             general_purpose::STANDARD.encode(&public)
         );
     }
@@ -317,6 +349,9 @@ mod tests {
             KeyError::user("message verification not supported for key type aes256-gcm96")
         );
         r.policy.soft_deleted = true;
-        assert_eq!(r.sign(0, &[], b"x", &opts).unwrap_err(), KeyError::user(ERR_SOFT_DELETED));
+        assert_eq!(
+            r.sign(0, &[], b"x", &opts).unwrap_err(),
+            KeyError::user(ERR_SOFT_DELETED)
+        );
     }
 }

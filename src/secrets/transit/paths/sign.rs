@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 use super::{b64, b64_encode, boolean, int, invalid, string};
 use crate::engine::{fields, Ctx, EngineError, EngineRequest, EngineResponse};
 use crate::logical::{multierror, Data};
-use crate::secrets::transit::keyring::asymmetric::{Marshaling, RsaPadding, SaltLength, SignOptions};
+use crate::secrets::transit::keyring::asymmetric::{
+    Marshaling, RsaPadding, SaltLength, SignOptions,
+};
 use crate::secrets::transit::keyring::hash::HashAlg;
 use crate::secrets::transit::keyring::{KeyError, KeyRing};
 use crate::secrets::transit::store::Store;
@@ -43,13 +45,22 @@ fn common(req: &EngineRequest) -> Result<Common, EngineError> {
         hash = DEFAULT_HASH.into();
     }
     let Some(hash_alg) = HashAlg::parse(&hash) else {
-        return Err(invalid(format!("invalid hash algorithm {}", go_quote(&hash))));
+        return Err(invalid(format!(
+            "invalid hash algorithm {}",
+            go_quote(&hash)
+        )));
     };
-    let marshaling = fields::string(&req.data, "marshaling_algorithm")?.unwrap_or_else(|| "asn1".into());
+    let marshaling =
+        fields::string(&req.data, "marshaling_algorithm")?.unwrap_or_else(|| "asn1".into());
     let marshaling = match marshaling.as_str() {
         "asn1" => Marshaling::Asn1,
         "jws" => Marshaling::Jws,
-        other => return Err(invalid(format!("invalid marshaling type {}", go_quote(other)))),
+        other => {
+            return Err(invalid(format!(
+                "invalid marshaling type {}",
+                go_quote(other)
+            )))
+        }
     };
     let prehashed = boolean(&req.data, "prehashed")?;
     let sig_algorithm = string(&req.data, "signature_algorithm")?;
@@ -59,14 +70,13 @@ fn common(req: &EngineRequest) -> Result<Common, EngineError> {
         "pkcs1v15" => (RsaPadding::Pkcs1v15, None),
         other => (RsaPadding::Pss, Some(other.to_string())),
     };
+    let mut opts = SignOptions::new(hash_alg);
+    opts.padding = padding;
+    opts.marshaling = marshaling;
+    opts.salt = salt;
+    opts.unknown_padding = unknown_padding;
     Ok(Common {
-        opts: SignOptions {
-            hash: hash_alg,
-            padding,
-            marshaling,
-            salt,
-            unknown_padding,
-        },
+        opts,
         prehashed,
         sig_algorithm,
     })
@@ -87,8 +97,10 @@ fn salt_length(data: &Data) -> Result<SaltLength, EngineError> {
         "hash" => Ok(SaltLength::Hash),
         lower => {
             let n = crate::secrets::transit::keyring::go_atoi(lower).ok_or_else(|| {
-                    invalid(format!("salt length neither 'auto', 'hash', nor an int: {raw}"))
-                })?;
+                invalid(format!(
+                    "salt length neither 'auto', 'hash', nor an int: {raw}"
+                ))
+            })?;
             match n {
                 n if n < -1 => Err(invalid(format!("salt length is invalid: {n}"))),
                 -1 => Ok(SaltLength::Hash),
@@ -101,7 +113,10 @@ fn salt_length(data: &Data) -> Result<SaltLength, EngineError> {
 
 /// `batch_input` decoded as mapstructure decodes it into `[]map[string]string` (numbers
 /// keep their text, null is an empty string); `None` without one. Failures are 500s.
-fn batch_items(data: &Data, item_type: &str) -> Result<Option<Vec<Map<String, Value>>>, EngineError> {
+fn batch_items(
+    data: &Data,
+    item_type: &str,
+) -> Result<Option<Vec<Map<String, Value>>>, EngineError> {
     let raw = match data.get("batch_input") {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Array(items)) => items,
@@ -163,11 +178,7 @@ fn get<'a>(item: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 }
 
 /// One item's input, decoded and hashed as the key type wants.
-fn item_input(
-    ring: &KeyRing,
-    c: &Common,
-    item: &Map<String, Value>,
-) -> Result<Vec<u8>, String> {
+fn item_input(ring: &KeyRing, c: &Common, item: &Map<String, Value>) -> Result<Vec<u8>, String> {
     let raw = get(item, "input").ok_or("missing input")?;
     let mut input = b64(raw).map_err(|e| format!("unable to decode input as base64: {e}"))?;
     if ring.kind().hash_signature_input() && !c.prehashed {
@@ -227,11 +238,12 @@ pub(crate) async fn sign(
         .map(|item| {
             let input = item_input(&ring, &c, item).map_err(ItemError::request)?;
             let context = item_context(item).map_err(ItemError::request)?;
-            ring.sign(ver, &context, &input, &c.opts).map_err(|e| ItemError {
-                // Whatever `SignWithOptions` refuses is the handler's Go error (500).
-                user: false,
-                text: e.to_string(),
-            })
+            ring.sign(ver, &context, &input, &c.opts)
+                .map_err(|e| ItemError {
+                    // Whatever `SignWithOptions` refuses is the handler's Go error (500).
+                    user: false,
+                    text: e.to_string(),
+                })
         })
         .collect();
     let key_version = if ver == 0 { ring.latest() } else { ver };
@@ -255,7 +267,10 @@ pub(crate) async fn sign(
                         m.insert("error".into(), e.text.into());
                     }
                 }
-                m.insert("reference".into(), get(item, "reference").unwrap_or("").into());
+                m.insert(
+                    "reference".into(),
+                    get(item, "reference").unwrap_or("").into(),
+                );
                 Value::Object(m)
             })
             .collect();
@@ -323,7 +338,9 @@ pub(crate) async fn verify(
         return Err(invalid("provide one of 'signature' or 'hmac'"));
     }
     if !is_batch && !sig_found && !hmac_found {
-        return Err(invalid("neither a 'signature' nor an 'hmac' were given to verify"));
+        return Err(invalid(
+            "neither a 'signature' nor an 'hmac' were given to verify",
+        ));
     }
     if sig_found && hmac_found {
         return Err(invalid(
@@ -331,13 +348,17 @@ pub(crate) async fn verify(
         ));
     }
     if missing && sig_found {
-        return Err(invalid("some elements of batch_input are missing 'signature'"));
+        return Err(invalid(
+            "some elements of batch_input are missing 'signature'",
+        ));
     }
     if missing && hmac_found {
         return Err(invalid("some elements of batch_input are missing 'hmac'"));
     }
     if missing {
-        return Err(invalid("no batch_input elements have 'signature' or 'hmac'"));
+        return Err(invalid(
+            "no batch_input elements have 'signature' or 'hmac'",
+        ));
     }
     if hmac_found {
         return super::hmac::verify_hmac(store, ctx, req).await;
@@ -349,25 +370,30 @@ pub(crate) async fn verify(
     };
     let kind = ring.kind();
     if !kind.signing_supported() {
-        return Err(invalid(format!("key type {kind} does not support verification")));
+        return Err(invalid(format!(
+            "key type {kind} does not support verification"
+        )));
     }
     check_none(&c)?;
     let results: Vec<Result<bool, ItemError>> = items
         .iter()
         .map(|item| {
-            let raw = get(item, "input").ok_or_else(|| ItemError::request("missing input".into()))?;
-            let mut input = b64(raw)
-                .map_err(|e| ItemError::request(format!("unable to decode input as base64: {e}")))?;
-            let signature =
-                get(item, "signature").ok_or_else(|| ItemError::request("missing signature".into()))?;
+            let raw =
+                get(item, "input").ok_or_else(|| ItemError::request("missing input".into()))?;
+            let mut input = b64(raw).map_err(|e| {
+                ItemError::request(format!("unable to decode input as base64: {e}"))
+            })?;
+            let signature = get(item, "signature")
+                .ok_or_else(|| ItemError::request("missing signature".into()))?;
             if kind.hash_signature_input() && !c.prehashed {
                 input = c.opts.hash.digest(&input);
             }
             let context = item_context(item).map_err(ItemError::request)?;
-            ring.verify(&context, &input, signature, &c.opts).map_err(|e| ItemError {
-                user: matches!(e, KeyError::User(_)),
-                text: e.to_string(),
-            })
+            ring.verify(&context, &input, signature, &c.opts)
+                .map_err(|e| ItemError {
+                    user: matches!(e, KeyError::User(_)),
+                    text: e.to_string(),
+                })
         })
         .collect();
     let mut data = Data::new();
@@ -386,7 +412,10 @@ pub(crate) async fn verify(
                         m.insert("error".into(), e.text.into());
                     }
                 }
-                m.insert("reference".into(), get(item, "reference").unwrap_or("").into());
+                m.insert(
+                    "reference".into(),
+                    get(item, "reference").unwrap_or("").into(),
+                );
                 Value::Object(m)
             })
             .collect();
