@@ -9,6 +9,7 @@ pub(crate) mod asymmetric;
 pub(crate) mod bignum;
 pub(crate) mod hash;
 pub(crate) mod kind;
+pub(crate) mod sign;
 pub(crate) mod symmetric;
 pub(crate) mod wire;
 
