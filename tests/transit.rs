@@ -297,8 +297,16 @@ fn every_key_type_created_read_and_listed() {
                 &["1 error occurred:\n\t* invalid key size for HMAC key, must be between 32 and 512 bytes\n\n"],
             );
     } else {
-        let made = api.post("transit/keys/hmac32", &json!({"type": "hmac"})).expect(200);
+        let made = api
+            .post("transit/keys/hmac32", &json!({"type": "hmac"}))
+            .expect(200);
         assert_eq!(made["data"]["key_size"], 32);
+        api.post(
+            "transit/keys/hmac32/config",
+            &json!({"deletion_allowed": true}),
+        )
+        .expect(200);
+        api.delete("transit/keys/hmac32").expect(204);
     }
     api.post("transit/keys/bad", &json!({"convergent_encryption": true}))
         .expect_errors(
@@ -1333,6 +1341,18 @@ fn sign_and_verify() {
                             extra["signature_algorithm"] = json!(a);
                         }
                         let body = sign_body(&signed_input, &extra);
+                        // aws-lc-rs signs RSA over SHA-2 256/384/512 only: Coffer refuses the
+                        // other hashes for RSA keys (docs/compat.md).
+                        if !server.is_openbao()
+                            && ty.starts_with("rsa")
+                            && !["sha2-256", "sha2-384", "sha2-512"].contains(&hash)
+                        {
+                            api.post(&format!("transit/sign/{key}"), &body).expect_errors(
+                                400,
+                                &[&format!("unsupported hash algorithm {hash} for RSA keys (sha2-256, sha2-384 and sha2-512 are)")],
+                            );
+                            continue;
+                        }
                         let s = sign(&key, &body);
                         let sig = str_of(&s["signature"]);
                         assert!(sig.starts_with("vault:v1:"), "{sig}");
@@ -1362,7 +1382,9 @@ fn sign_and_verify() {
             }
         }
     }
-    assert!(checked > 150, "{checked}");
+    // Coffer skips the RSA signatures over the hashes it refuses (checked above).
+    let least = if server.is_openbao() { 150 } else { 110 };
+    assert!(checked > least, "{checked}");
     // ECDSA signatures are randomized; hash none is only for prehashed pkcs1v15.
     let a = sign("s-ecdsa-p256", &json!({ "input": input }));
     let b = sign("s-ecdsa-p256", &json!({ "input": input }));
@@ -1390,10 +1412,19 @@ fn sign_and_verify() {
         &b64(&digest("sha2-256")),
         &json!({"hash_algorithm": "none", "prehashed": true, "signature_algorithm": "pkcs1v15"}),
     );
-    let s = sign("s-rsa-2048", &body);
-    let mut vbody = body.clone();
-    vbody["signature"] = s["signature"].clone();
-    assert!(verify("s-rsa-2048", &vbody));
+    // A raw PKCS#1 v1.5 signature of a caller's digest: OpenBao makes one, aws-lc-rs has
+    // no such operation, so Coffer refuses it (docs/compat.md).
+    if server.is_openbao() {
+        let s = sign("s-rsa-2048", &body);
+        let mut vbody = body.clone();
+        vbody["signature"] = s["signature"].clone();
+        assert!(verify("s-rsa-2048", &vbody));
+    } else {
+        api.post("transit/sign/s-rsa-2048", &body).expect_errors(
+            400,
+            &["unsupported hash algorithm none for RSA keys (sha2-256, sha2-384 and sha2-512 are)"],
+        );
+    }
     // PSS salt lengths.
     for salt in ["auto", "hash", "32"] {
         let body = json!({"input": input, "signature_algorithm": "pss", "salt_length": salt});
@@ -1629,12 +1660,16 @@ fn export_backup_restore_trim_delete_and_cache_config() {
     // Backup needs exportable and allow_plaintext_backup (500s in OpenBao, 400s in Coffer:
     // the caller's mistakes, docs/compat.md).
     let refused = user_error(&server);
-    api.get("transit/backup/plain")
-        .expect_errors(refused.0, &[&refused.1("exporting is disallowed on the policy")]);
+    api.get("transit/backup/plain").expect_errors(
+        refused.0,
+        &[&refused.1("exporting is disallowed on the policy")],
+    );
     api.post("transit/keys/xb", &json!({"exportable": true}))
         .expect(200);
-    api.get("transit/backup/xb")
-        .expect_errors(refused.0, &[&refused.1("plaintext backup is disallowed on the policy")]);
+    api.get("transit/backup/xb").expect_errors(
+        refused.0,
+        &[&refused.1("plaintext backup is disallowed on the policy")],
+    );
     let ct = str_of(
         &api.post("transit/encrypt/xa", &json!({ "plaintext": pt }))
             .expect(200)["data"]["ciphertext"],
@@ -1691,7 +1726,10 @@ fn export_backup_restore_trim_delete_and_cache_config() {
     )
     .expect(204);
     api.post("transit/restore/xa3", &json!({"backup": "!!"}))
-        .expect_errors(refused.0, &[&refused.1("illegal base64 data at input byte 0")]);
+        .expect_errors(
+            refused.0,
+            &[&refused.1("illegal base64 data at input byte 0")],
+        );
     api.post("transit/restore/xa3", &json!({}))
         .expect_errors(400, &["'backup' must be supplied"]);
 
@@ -2037,6 +2075,11 @@ fn hvac_transit() {
         .arg(script)
         .arg(server.addr())
         .arg(&root)
+        .arg(if server.is_openbao() {
+            "openbao"
+        } else {
+            "coffer"
+        })
         .output()
         .expect("python with hvac (run scripts/test)");
     assert!(
@@ -2051,7 +2094,10 @@ fn hvac_transit() {
 /// the text wrapped in OpenBao; 400 with the bare text in Coffer (docs/compat.md, Transit).
 fn user_error(server: &Server) -> (u16, Box<dyn Fn(&str) -> String>) {
     if server.is_openbao() {
-        (500, Box::new(|t: &str| format!("1 error occurred:\n\t* {t}\n\n")))
+        (
+            500,
+            Box::new(|t: &str| format!("1 error occurred:\n\t* {t}\n\n")),
+        )
     } else {
         (400, Box::new(|t: &str| t.to_string()))
     }

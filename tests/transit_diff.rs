@@ -38,6 +38,9 @@ enum Node {
 }
 
 impl Target {
+    fn is_coffer(&self) -> bool {
+        matches!(self._node, Node::Coffer(_))
+    }
     fn openbao(label: &'static str) -> Target {
         let mut bao = OpenBao::new();
         bao.start();
@@ -354,7 +357,13 @@ fn produce(src: &Target) -> Made {
         }
         for params in sign_params {
             let body = with(&with(&base, &json!({ "input": input })), &params);
-            let d = src.ok(&format!("transit/sign/{name}"), &body);
+            let path = format!("transit/sign/{name}");
+            if src.is_coffer() && coffer_refuses(&path, &body) {
+                let r = src.api.post(&path, &body);
+                assert_eq!(r.status, 400, "{path} {body}: {}", r.body);
+                continue;
+            }
+            let d = src.ok(&path, &body);
             let sig = d["signature"].as_str().expect("signature").to_owned();
             let url_safe = params["marshaling_algorithm"] == "jws";
             let mut verify = body.clone();
@@ -526,8 +535,25 @@ fn replay(src: &Target, dst: &Target, made: &Made) {
     }
 
     // Replay every case.
+    let mut refused = 0;
     for case in &made.cases {
         let r = dst.api.post(&case.path, &case.body);
+        if dst.is_coffer() && coffer_refuses(&case.path, &case.body) {
+            let want = format!(
+                "unsupported hash algorithm {} for RSA keys (sha2-256, sha2-384 and sha2-512 are)",
+                case.body["hash_algorithm"].as_str().unwrap_or_default()
+            );
+            if r.status != 400 || r.json()["errors"] != json!([want]) {
+                failures.push(format!(
+                    "{}: want 400 {want:?}, got {} {}",
+                    case.what,
+                    r.status,
+                    r.body.trim()
+                ));
+            }
+            refused += 1;
+            continue;
+        }
         if r.status != 200 {
             failures.push(format!(
                 "{}: POST {} {}: HTTP {} {}",
@@ -554,7 +580,7 @@ fn replay(src: &Target, dst: &Target, made: &Made) {
     }
 
     println!(
-        "{} → {}: {} keys, {} cases, {exports} exports compared",
+        "{} → {}: {} keys, {} cases ({refused} refused as documented), {exports} exports compared",
         src.label,
         dst.label,
         KEYS.len(),
@@ -597,4 +623,17 @@ fn coffer_keys_restored_into_openbao() {
     let dst = Target::openbao("OpenBao");
     let made = produce(&src);
     replay(&src, &dst, &made);
+}
+
+/// Signatures by RSA keys over a hash other than SHA-2 256/384/512 (and raw PKCS#1 v1.5 of a
+/// caller's digest): OpenBao makes and checks them, Coffer answers 400 because aws-lc-rs
+/// has no such operation (docs/compat.md, Transit). Everything else must match exactly.
+fn coffer_refuses(path: &str, body: &Value) -> bool {
+    let rsa = path
+        .rsplit('/')
+        .next()
+        .is_some_and(|k| k.starts_with("rsa"));
+    let hash = body["hash_algorithm"].as_str().unwrap_or("sha2-256");
+    rsa && (path.contains("/sign/") || path.contains("/verify/"))
+        && !["sha2-256", "sha2-384", "sha2-512"].contains(&hash)
 }

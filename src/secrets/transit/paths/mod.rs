@@ -35,6 +35,8 @@ pub(super) fn b64(s: &str) -> Result<Vec<u8>, String> {
     };
     GO_STD.decode(input).map_err(|e| {
         let at = match e {
+            // A final `=` with more after it: Go reports the byte after the padding.
+            base64::DecodeError::InvalidByte(at, b'=') if at % 4 == 3 => at + 1,
             base64::DecodeError::InvalidByte(at, _)
             | base64::DecodeError::InvalidLastSymbol(at, _) => at,
             // Go stops at the start of the quantum it could not complete.
