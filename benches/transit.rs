@@ -1,5 +1,6 @@
 //! Transit's hot paths without HTTP: encrypt and decrypt of 1 KiB per key type (and a
-//! derived key, which runs HKDF per call), HMAC, and, per asymmetric type, sign and verify.
+//! derived key, which runs HKDF per call), HMAC, and, per asymmetric type, sign and verify
+//! (and RSA-OAEP).
 //! The end-to-end numbers beside OpenBao are in `benches/load`.
 
 use coffer::transit_bench::BenchKey;
@@ -37,5 +38,25 @@ fn symmetric(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, symmetric);
+fn asymmetric(c: &mut Criterion) {
+    let mut g = c.benchmark_group("transit sign 1 KiB");
+    for kind in ["ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048", "rsa-4096"] {
+        let key = BenchKey::new(kind, false);
+        g.bench_function(format!("sign {kind}"), |b| b.iter(|| key.sign(&PLAINTEXT)));
+        let sig = key.sign(&PLAINTEXT);
+        assert!(key.verify(&PLAINTEXT, &sig));
+        g.bench_function(format!("verify {kind}"), |b| {
+            b.iter(|| key.verify(&PLAINTEXT, &sig))
+        });
+    }
+    let key = BenchKey::new("rsa-2048", false);
+    let ct = key.encrypt(b"", &PLAINTEXT[..128]);
+    g.bench_function("encrypt rsa-2048 (OAEP, 128 B)", |b| {
+        b.iter(|| key.encrypt(b"", &PLAINTEXT[..128]))
+    });
+    g.bench_function("decrypt rsa-2048 (OAEP, 128 B)", |b| b.iter(|| key.decrypt(b"", &ct)));
+    g.finish();
+}
+
+criterion_group!(benches, symmetric, asymmetric);
 criterion_main!(benches);

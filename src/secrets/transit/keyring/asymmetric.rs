@@ -10,7 +10,7 @@
 //!   on public data, [`pss_salt_len`]) and the signature then verified with that length.
 //! - RSA signs only over SHA-256/384/512 digests here (aws-lc-rs' encodings); OpenBao also
 //!   signs over SHA-1, SHA-224, SHA-3 and `none` (PKCS#1 v1.5 without a DigestInfo). Those
-//!   fail with OpenBao's own text for an unknown hash, "unsupported hash algorithm" (500).
+//!   are refused with a 400 that names the hashes that work (docs/compat.md).
 //!
 //! Private key material lives in aws-lc objects (freed with `OPENSSL_cleanse`) and in
 //! [`Zeroizing`] buffers while it is encoded; nothing here prints it.

@@ -50,6 +50,7 @@ impl HashAlg {
         }
     }
 
+    #[cfg(test)]
     /// The digest length in bytes (0 for `none`).
     pub(crate) fn output_len(self) -> usize {
         match self {

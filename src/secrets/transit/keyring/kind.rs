@@ -111,6 +111,7 @@ impl KeyType {
         }
     }
 
+    #[cfg(test)]
     /// The AEAD nonce length in bytes.
     pub(crate) fn nonce_len(self) -> usize {
         match self {
