@@ -38,6 +38,9 @@ pub(crate) mod policy;
 pub use policy::public as acl_bench;
 pub(crate) mod router;
 pub(crate) mod secrets;
+/// The Transit key ring's bench-only face.
+#[doc(hidden)]
+pub use secrets::transit::public as transit_bench;
 pub mod server;
 pub(crate) mod system;
 pub mod telemetry;

@@ -24,17 +24,30 @@ pub enum Op {
     TokenCreate,
     ApproleLogin,
     UserpassLogin,
+    TransitEncrypt,
+    TransitBatch,
 }
 
+/// Bytes of plaintext in one `transit encrypt` request.
+pub const TRANSIT_PLAINTEXT: usize = 1024;
+/// Items in one `transit batch` request, and bytes of plaintext in each.
+pub const TRANSIT_BATCH: usize = 1000;
+pub const TRANSIT_BATCH_ITEM: usize = 64;
+
 impl Op {
-    pub const ALL: [Op; 6] = [
+    pub const ALL: [Op; 8] = [
         Op::Health,
         Op::Write,
         Op::Read,
         Op::TokenCreate,
         Op::ApproleLogin,
         Op::UserpassLogin,
+        Op::TransitEncrypt,
+        Op::TransitBatch,
     ];
+
+    /// The Transit operations (key `bench` of type aes256-gcm96 at `transit/`).
+    pub const TRANSIT: [Op; 2] = [Op::TransitEncrypt, Op::TransitBatch];
 
     /// The login operations: sent without a token, each answer a new token.
     pub const LOGINS: [Op; 2] = [Op::ApproleLogin, Op::UserpassLogin];
@@ -47,6 +60,8 @@ impl Op {
             Op::TokenCreate => "token create",
             Op::ApproleLogin => "approle login",
             Op::UserpassLogin => "userpass login",
+            Op::TransitEncrypt => "transit encrypt",
+            Op::TransitBatch => "transit batch",
         }
     }
 
@@ -68,6 +83,14 @@ impl Op {
             Op::UserpassLogin => {
                 "POST /v1/auth/userpass/login/bench {\"password\"}, no token; user bench \
                  (token_policies bench, token_ttl 1h), bcrypt cost 10 (OpenBao's default)"
+            }
+            Op::TransitEncrypt => {
+                "POST /v1/transit/encrypt/bench {\"plaintext\":<base64 of 1 KiB random bytes>}, \
+                 aes256-gcm96 key, by the bench token"
+            }
+            Op::TransitBatch => {
+                "POST /v1/transit/encrypt/bench {\"batch_input\":[1,000 x {\"plaintext\":<base64 of 64 \
+                 random bytes>}]}, aes256-gcm96 key, by the bench token; req/s counts requests"
             }
         }
     }
@@ -116,6 +139,25 @@ pub fn random_value(len: usize) -> String {
         .collect()
 }
 
+fn random_b64(len: usize) -> String {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = (0..len).map(|_| rand::random::<u8>()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The body of a `transit encrypt` (one plaintext) or `transit batch` request.
+pub fn transit_body(op: Op) -> String {
+    match op {
+        Op::TransitBatch => {
+            let items: Vec<String> = (0..TRANSIT_BATCH)
+                .map(|_| format!("{{\"plaintext\":\"{}\"}}", random_b64(TRANSIT_BATCH_ITEM)))
+                .collect();
+            format!("{{\"batch_input\":[{}]}}", items.join(","))
+        }
+        _ => format!("{{\"plaintext\":\"{}\"}}", random_b64(TRANSIT_PLAINTEXT)),
+    }
+}
+
 fn kv_body(value_len: usize) -> String {
     format!("{{\"data\":{{\"value\":\"{}\"}}}}", random_value(value_len))
 }
@@ -158,6 +200,8 @@ async fn worker(
         last_end: None,
     };
     let mut conn: Option<Conn> = None;
+    // Each worker sends its own fixed body (made once: making it is not what is measured).
+    let transit = Op::TRANSIT.contains(&op).then(|| transit_body(op));
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -210,6 +254,11 @@ async fn worker(
                     target.userpass_login.clone(),
                 )
             }
+            Op::TransitEncrypt | Op::TransitBatch => (
+                Method::POST,
+                "/v1/transit/encrypt/bench".to_owned(),
+                transit.clone(),
+            ),
         };
         let start = Instant::now();
         let measured = start >= measure_from;

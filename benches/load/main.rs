@@ -154,6 +154,10 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
     };
     // The login methods, each on its own: one missing (AppRole on a Coffer without it)
     // skips only its own cells.
+    let transit = server.setup_transit(&root).await;
+    if let Err(e) = &transit {
+        progress(kind, format!("transit unavailable: {e}"));
+    }
     let approle_login = server.setup_approle(&root).await;
     let userpass_login = server.setup_userpass(&root).await;
     for (op, r) in [
@@ -210,6 +214,19 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
             }
         }
         run.rss_loaded_kib = Err(e);
+        // Transit: one 1 KiB plaintext per request, then 1,000 small ones per request.
+        for op in Op::TRANSIT {
+            for c in CONCURRENCY {
+                match &transit {
+                    Ok(()) => {
+                        let r = load::run_cell(&target, op, c, s.warmup, s.secs).await;
+                        cell(&mut run, op, c, r);
+                    }
+                    Err(e) => run.cells.push((op, c, Err(format!("setup failed: {e}")))),
+                }
+            }
+        }
+
         run.cpu = cpu_end(&server).and_then(|(a, b)| cpu::shares(a, b));
         server.stop();
         return run;

@@ -191,6 +191,29 @@ pub fn targets(
             },
         });
     }
+    for (op, required) in [(Op::TransitEncrypt, 10.0), (Op::TransitBatch, 1.0)] {
+        let (rps, _) = cell_ratios(
+            coffer.and_then(|r| r.clean(op, 16)),
+            openbao.and_then(|r| r.clean(op, 16)),
+        );
+        out.push(Target {
+            name: match op {
+                Op::TransitEncrypt => {
+                    "transit encrypt (1 KiB) req/s at c=16 >= 10x OpenBao's (issue 6)".into()
+                }
+                _ => "transit batch (1,000 items) req/s at c=16, measured beside OpenBao (issue 6)"
+                    .into(),
+            },
+            pass: rps.map(|r| r >= required),
+            measured: rps,
+            required,
+            note: if rps.is_some() {
+                String::new()
+            } else {
+                missing(&format!("{} c=16", op.name()))
+            },
+        });
+    }
     for (op, what) in [(Op::Read, "read"), (Op::Write, "write")] {
         for c in [16, 64] {
             let (rps, _) = cell_ratios(

@@ -272,7 +272,8 @@ impl Server {
     pub async fn make_token(&self, root: &str) -> Result<String, String> {
         let policy = "path \"kv/*\" { capabilities = [\"create\",\"read\",\"update\",\"list\"] }\n\
                       path \"sys/health\" { capabilities = [\"read\"] }\n\
-                      path \"auth/token/create\" { capabilities = [\"update\"] }";
+                      path \"auth/token/create\" { capabilities = [\"update\"] }\n\
+                      path \"transit/encrypt/bench\" { capabilities = [\"update\"] }";
         let r = self
             .send(
                 Method::PUT,
@@ -320,6 +321,25 @@ impl Server {
         } else {
             Err(format!("{method} {path}: {}", r.describe()))
         }
+    }
+
+    /// Transit at `transit/` with the aes256-gcm96 key `bench`.
+    pub async fn setup_transit(&self, root: &str) -> Result<(), String> {
+        self.setup(
+            Method::POST,
+            "/v1/sys/mounts/transit",
+            root,
+            json!({"type": "transit"}),
+        )
+        .await?;
+        self.setup(
+            Method::POST,
+            "/v1/transit/keys/bench",
+            root,
+            json!({"type": "aes256-gcm96"}),
+        )
+        .await?;
+        Ok(())
     }
 
     /// AppRole at `approle/`, role `bench` (policy `bench`, 1 h tokens) and one secret id of

@@ -10,6 +10,8 @@
 
 pub(crate) mod keyring;
 mod paths;
+#[doc(hidden)]
+pub mod public;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -62,8 +64,7 @@ const KEY_FIELDS: &[&str] = &[
     "auto_rotate_period",
     "key_size",
     "context",
-    "managed_key_name",
-    "managed_key_id",
+    "external_key_ref",
 ];
 const KEY_CONFIG_FIELDS: &[&str] = &[
     "name",
@@ -78,7 +79,6 @@ const ENCRYPT_FIELDS: &[&str] = &[
     "name",
     "plaintext",
     "context",
-    "nonce",
     "type",
     "convergent_encryption",
     "key_version",
@@ -90,7 +90,6 @@ const DECRYPT_FIELDS: &[&str] = &[
     "name",
     "ciphertext",
     "context",
-    "nonce",
     "associated_data",
     "batch_input",
     "partial_failure_response_code",
@@ -99,18 +98,10 @@ const REWRAP_FIELDS: &[&str] = &[
     "name",
     "ciphertext",
     "context",
-    "nonce",
     "key_version",
     "batch_input",
 ];
-const DATAKEY_FIELDS: &[&str] = &[
-    "plaintext",
-    "name",
-    "context",
-    "nonce",
-    "bits",
-    "key_version",
-];
+const DATAKEY_FIELDS: &[&str] = &["plaintext", "name", "context", "bits", "key_version"];
 const HMAC_FIELDS: &[&str] = &[
     "name",
     "input",
@@ -190,7 +181,7 @@ impl Backend for Transit {
             .help("Configure a named encryption key."),
         Path::new("keys/{name}/rotate", Route::Rotate)
             .ops(UPDATE)
-            .fields(&["name", "managed_key_name", "managed_key_id"])
+            .fields(&["name", "external_key_ref"])
             .help("Rotate named encryption key."),
         Path::new("keys/{name}/trim", Route::Trim)
             .ops(UPDATE)
@@ -392,11 +383,16 @@ impl Transit {
     }
 }
 
+/// A 500 with OpenBao's text, wrapped as OpenBao wraps a handler's Go error.
+pub(crate) fn failed(msg: impl Into<String>) -> EngineError {
+    EngineError::Failed(crate::logical::multierror(&[msg.into()]))
+}
+
 impl From<KeyError> for EngineError {
     fn from(e: KeyError) -> Self {
         match e {
             KeyError::User(s) => EngineError::InvalidRequest(s),
-            KeyError::Internal(s) => EngineError::Failed(s),
+            KeyError::Internal(s) => failed(s),
         }
     }
 }

@@ -243,13 +243,22 @@ static RSA_SHA512: RsaHash = RsaHash {
     index: 2,
 };
 
+/// Whether RSA keys sign and verify with `h` here (the text says which do when not).
+pub(crate) fn rsa_hash_supported(h: HashAlg) -> Result<(), KeyError> {
+    rsa_hash(h).map(|_| ())
+}
+
 fn rsa_hash(h: HashAlg) -> Result<&'static RsaHash, KeyError> {
     match h {
         HashAlg::Sha2_256 => Ok(&RSA_SHA256),
         HashAlg::Sha2_384 => Ok(&RSA_SHA384),
         HashAlg::Sha2_512 => Ok(&RSA_SHA512),
-        // OpenBao signs these too; aws-lc-rs has no encodings for them (module docs).
-        _ => Err(KeyError::internal("unsupported hash algorithm")),
+        // OpenBao signs these too; aws-lc-rs has no encodings for them (module docs). The
+        // caller can pick another hash, so it is theirs to fix: a 400 that says which work.
+        other => Err(KeyError::user(format!(
+            "unsupported hash algorithm {} for RSA keys (sha2-256, sha2-384 and sha2-512 are)",
+            other.name()
+        ))),
     }
 }
 

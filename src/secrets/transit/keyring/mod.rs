@@ -116,6 +116,12 @@ impl KeyRing {
                 "convergent encryption requires derivation to be enabled",
             ));
         }
+        if req.convergent && req.kind == KeyType::Ed25519 {
+            return Err(KeyError::user(format!(
+                "convergent encryption not supported for keys of type {}",
+                req.kind
+            )));
+        }
         if req.derived && !req.kind.derivation_supported() {
             return Err(KeyError::user(format!(
                 "key derivation and convergent encryption not supported for keys of type {}",

@@ -433,7 +433,7 @@ pub(crate) async fn datakey(
                 )));
             }
             b64(&a).map_err(|e| {
-                EngineError::Failed(format!(
+                crate::secrets::transit::failed(format!(
                     "unable to get associated_data/additional_data from factory[0]: {e}"
                 ))
             })?

@@ -9,8 +9,8 @@ use super::{b64, b64_encode, boolean, invalid, string};
 use crate::engine::{Ctx, EngineError, EngineRequest, EngineResponse};
 use crate::logical::Data;
 use crate::secrets::transit::keyring::wire::{KeyData, KeyEntry, OpInfo};
-use crate::secrets::transit::keyring::{asymmetric, go_atoi, KeyRing, KeyType};
-use crate::secrets::transit::store::Store;
+use crate::secrets::transit::keyring::{asymmetric, go_atoi, KeyError, KeyRing, KeyType};
+use crate::secrets::transit::store::{Store, StoreError};
 
 const ENCRYPTION_KEY: &str = "encryption-key";
 const SIGNING_KEY: &str = "signing-key";
@@ -105,7 +105,7 @@ fn export_key(
     format: &str,
 ) -> Result<String, EngineError> {
     let kind = ring.kind();
-    let failed = |s: String| Err(EngineError::Failed(s));
+    let failed = |s: String| Err(crate::secrets::transit::failed(s));
     match export_type {
         HMAC_KEY => {
             if format == "der" || format == "pem" {
@@ -182,7 +182,7 @@ pub(crate) async fn backup(
         archived_keys: Some(archive),
     };
     let json = zeroize::Zeroizing::new(
-        serde_json::to_vec(&data).map_err(|e| EngineError::Failed(e.to_string()))?,
+        serde_json::to_vec(&data).map_err(|e| crate::secrets::transit::failed(e.to_string()))?,
     );
     let mut out = Data::new();
     out.insert("backup".into(), b64_encode(&json).into());
@@ -246,14 +246,14 @@ pub(crate) async fn restore(
             }
         }
     }
-    store.put_locked(ctx.storage, ring).await.map_err(|e| {
-        let e: EngineError = e.into();
-        match e {
-            EngineError::Failed(s) => {
-                EngineError::Failed(format!("failed to restore the policy {name:?}: {s}"))
-            }
-            other => other,
-        }
-    })?;
+    store
+        .put_locked(ctx.storage, ring)
+        .await
+        .map_err(|e| match e {
+            StoreError::Key(KeyError::Internal(s)) => crate::secrets::transit::failed(format!(
+                "failed to restore the policy {name:?}: {s}"
+            )),
+            other => other.into(),
+        })?;
     Ok(EngineResponse::no_content())
 }

@@ -127,7 +127,7 @@ async fn create(
     let ring = if kind.is_rsa() {
         tokio::task::spawn_blocking(move || KeyRing::create(&new, now))
             .await
-            .map_err(|e| EngineError::Failed(format!("key generation failed: {e}")))??
+            .map_err(|e| crate::secrets::transit::failed(format!("key generation failed: {e}")))??
     } else {
         KeyRing::create(&new, now)?
     };
@@ -243,11 +243,11 @@ pub(crate) fn describe(ring: &KeyRing, context: &[u8]) -> Result<Data, EngineErr
                     if context.is_empty() {
                         String::new()
                     } else {
-                        let ver: i64 = v
-                            .parse()
-                            .map_err(|_| EngineError::Failed(format!("invalid version {v:?}")))?;
+                        let ver: i64 = v.parse().map_err(|_| {
+                            crate::secrets::transit::failed(format!("invalid version {v:?}"))
+                        })?;
                         let seed = ring.derive_key(context, ver, 32).map_err(|e| {
-                            EngineError::Failed(format!(
+                            crate::secrets::transit::failed(format!(
                                 "failed to derive key to return public component: {e}"
                             ))
                         })?;
@@ -435,7 +435,7 @@ pub(crate) async fn rotate_now(
     next = if next.kind().is_rsa() {
         tokio::task::spawn_blocking(move || next.rotate_in_memory(now).map(|()| next))
             .await
-            .map_err(|e| EngineError::Failed(format!("key generation failed: {e}")))??
+            .map_err(|e| crate::secrets::transit::failed(format!("key generation failed: {e}")))??
     } else {
         next.rotate_in_memory(now)?;
         next

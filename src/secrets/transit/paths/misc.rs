@@ -146,12 +146,12 @@ async fn read_json<T: Default + for<'de> Deserialize<'de>>(
     match ctx.storage.get(key).await? {
         None => Ok(T::default()),
         Some(raw) => serde_json::from_slice(&raw)
-            .map_err(|e| EngineError::Failed(format!("failed to decode {key}: {e}"))),
+            .map_err(|e| crate::secrets::transit::failed(format!("failed to decode {key}: {e}"))),
     }
 }
 
 async fn write_json<T: Serialize>(ctx: &Ctx<'_>, key: &str, v: &T) -> Result<(), EngineError> {
-    let raw = serde_json::to_vec(v).map_err(|e| EngineError::Failed(e.to_string()))?;
+    let raw = serde_json::to_vec(v).map_err(|e| crate::secrets::transit::failed(e.to_string()))?;
     ctx.storage.put(key, &raw).await?;
     Ok(())
 }

@@ -35,11 +35,16 @@ pub(super) fn b64(s: &str) -> Result<Vec<u8>, String> {
     };
     GO_STD.decode(input).map_err(|e| {
         let at = match e {
+            // A final `=` with more after it: Go reports the byte after the padding.
+            base64::DecodeError::InvalidByte(at, b'=') if at % 4 == 3 => at + 1,
             base64::DecodeError::InvalidByte(at, _)
             | base64::DecodeError::InvalidLastSymbol(at, _) => at,
             // Go stops at the start of the quantum it could not complete.
             base64::DecodeError::InvalidLength(len) => len - len % 4,
-            base64::DecodeError::InvalidPadding => input.len(),
+            base64::DecodeError::InvalidPadding => match input.len() % 4 {
+                0 => input.len().saturating_sub(4),
+                r => input.len() - r,
+            },
         };
         format!("illegal base64 data at input byte {at}")
     })

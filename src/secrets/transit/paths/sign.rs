@@ -16,7 +16,7 @@ use crate::secrets::transit::keyring::asymmetric::{
     Marshaling, RsaPadding, SaltLength, SignOptions,
 };
 use crate::secrets::transit::keyring::hash::HashAlg;
-use crate::secrets::transit::keyring::{KeyError, KeyRing};
+use crate::secrets::transit::keyring::{KeyError, KeyRing, KeyType};
 use crate::secrets::transit::store::Store;
 
 const DEFAULT_HASH: &str = "sha2-256";
@@ -221,7 +221,7 @@ pub(crate) async fn sign(
     if !kind.signing_supported() {
         return Err(invalid(format!("key type {kind} does not support signing")));
     }
-    check_none(&c)?;
+    check_none(&c, kind)?;
     let batch = batch_items(&req.data, "transit.batchRequestSignItem")?;
     let is_batch = batch.is_some();
     let items = match batch {
@@ -292,12 +292,22 @@ pub(crate) async fn sign(
     }
 }
 
-/// `hash_algorithm=none` only with `prehashed` and PKCS#1 v1.5.
-fn check_none(c: &Common) -> Result<(), EngineError> {
-    if c.opts.hash == HashAlg::None && (!c.prehashed || c.sig_algorithm != "pkcs1v15") {
+/// `hash_algorithm=none` only with `prehashed` and PKCS#1 v1.5, for the types that hash
+/// their input (OpenBao 2.7.2 lets ed25519, which never hashes, through).
+fn check_none(c: &Common, kind: KeyType) -> Result<(), EngineError> {
+    if kind.hash_signature_input()
+        && c.opts.hash == HashAlg::None
+        && (!c.prehashed || c.sig_algorithm != "pkcs1v15")
+    {
         return Err(invalid(
             "hash_algorithm=none requires both prehashed=true and signature_algorithm=pkcs1v15",
         ));
+    }
+    // What aws-lc-rs cannot sign or verify with an RSA key is refused up front, as the
+    // caller's to change (docs/compat.md).
+    if kind.is_rsa() {
+        crate::secrets::transit::keyring::asymmetric::rsa_hash_supported(c.opts.hash)
+            .map_err(|e| invalid(e.to_string()))?;
     }
     Ok(())
 }
@@ -374,7 +384,7 @@ pub(crate) async fn verify(
             "key type {kind} does not support verification"
         )));
     }
-    check_none(&c)?;
+    check_none(&c, kind)?;
     let results: Vec<Result<bool, ItemError>> = items
         .iter()
         .map(|item| {
