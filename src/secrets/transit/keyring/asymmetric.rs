@@ -945,7 +945,7 @@ pub(crate) fn export_private(
         };
         let point = ec_point(c, entry)?;
         return Ok(match format {
-            "" => pem("EC PRIVATE KEY", &sec1(c, &d, &point, true))
+            "" => Zeroizing::new(pem("EC PRIVATE KEY", &sec1(c, &d, &point, true)))
                 .trim()
                 .to_string(),
             _ => {
@@ -953,7 +953,7 @@ pub(crate) fn export_private(
                 if format == "der" {
                     b64(&der)
                 } else {
-                    pem("PRIVATE KEY", &der).trim().to_string()
+                    Zeroizing::new(pem("PRIVATE KEY", &der)).trim().to_string()
                 }
             }
         });
@@ -970,12 +970,12 @@ pub(crate) fn export_private(
             if key.len() != 64 {
                 return Err(KeyError::internal("invalid ed25519 private key"));
             }
-            let mut inner = Zeroizing::new(Vec::new());
+            let mut inner = private_buf(&[], 32);
             tlv(0x04, &key[..32], &mut inner);
             let der = pkcs8(OID_ED25519, false, &inner);
             Ok(match format {
                 "der" => b64(&der),
-                _ => pem("PRIVATE KEY", &der).trim().to_string(),
+                _ => Zeroizing::new(pem("PRIVATE KEY", &der)).trim().to_string(),
             })
         }
         k if k.is_rsa() => {
@@ -1069,8 +1069,17 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
     &b[start..]
 }
 
+/// A buffer for private DER, sized so that it never reallocates (a reallocation would
+/// leave an unwiped copy behind).
+fn private_buf(prefix: &[u8], room: usize) -> Zeroizing<Vec<u8>> {
+    let mut b = Zeroizing::new(Vec::with_capacity(prefix.len() + room + 64));
+    b.extend_from_slice(prefix);
+    b
+}
+
 fn seq(content: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(content.len() + 4));
+    // Tag and at most 5 length bytes.
+    let mut out = Zeroizing::new(Vec::with_capacity(content.len() + 8));
     tlv(0x30, content, &mut out);
     out
 }
@@ -1111,7 +1120,7 @@ fn ec_spki(c: &Curve, point: &[u8]) -> Vec<u8> {
 
 /// PKCS#8 `PrivateKeyInfo` v0 around `key`.
 fn pkcs8(oid: &[u8], null: bool, key: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut body = Zeroizing::new(vec![0x02, 0x01, 0x00]);
+    let mut body = private_buf(&[0x02, 0x01, 0x00], key.len());
     algorithm_id(oid, null, None, &mut body);
     tlv(0x04, key, &mut body);
     seq(&body)
@@ -1120,7 +1129,7 @@ fn pkcs8(oid: &[u8], null: bool, key: &[u8]) -> Zeroizing<Vec<u8>> {
 /// SEC 1 `ECPrivateKey` as Go's `x509.MarshalECPrivateKey` writes it (with the curve OID)
 /// or as inside PKCS#8 (without).
 fn sec1(c: &Curve, d: &[u8], point: &[u8], with_oid: bool) -> Zeroizing<Vec<u8>> {
-    let mut body = Zeroizing::new(vec![0x02, 0x01, 0x01]);
+    let mut body = private_buf(&[0x02, 0x01, 0x01], d.len() + point.len());
     tlv(0x04, d, &mut body);
     if with_oid {
         let mut oid = Vec::new();
@@ -1138,7 +1147,7 @@ fn sec1(c: &Curve, d: &[u8], point: &[u8], with_oid: bool) -> Zeroizing<Vec<u8>>
 
 fn ec_pkcs8(c: &Curve, d: &[u8], point: &[u8]) -> Zeroizing<Vec<u8>> {
     let inner = sec1(c, d, point, false);
-    let mut body = Zeroizing::new(vec![0x02, 0x01, 0x00]);
+    let mut body = private_buf(&[0x02, 0x01, 0x00], inner.len());
     algorithm_id(OID_EC_PUBLIC_KEY, false, Some(c.oid), &mut body);
     tlv(0x04, &inner, &mut body);
     seq(&body)
@@ -1174,7 +1183,8 @@ fn rsa_private_pkcs1(k: &RsaPrivate) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         },
         _ => crt_values(&k.d, p, q)?,
     };
-    let mut body = Zeroizing::new(vec![0x02, 0x01, 0x00]);
+    let room = k.n.be().len() * 2 + k.d.be().len() + 64 + p.be().len() * 5;
+    let mut body = private_buf(&[0x02, 0x01, 0x00], room);
     for v in [
         &k.n,
         &e,
