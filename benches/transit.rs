@@ -40,7 +40,14 @@ fn symmetric(c: &mut Criterion) {
 
 fn asymmetric(c: &mut Criterion) {
     let mut g = c.benchmark_group("transit sign 1 KiB");
-    for kind in ["ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048", "rsa-4096"] {
+    for kind in [
+        "ed25519",
+        "ecdsa-p256",
+        "ecdsa-p384",
+        "ecdsa-p521",
+        "rsa-2048",
+        "rsa-4096",
+    ] {
         let key = BenchKey::new(kind, false);
         g.bench_function(format!("sign {kind}"), |b| b.iter(|| key.sign(&PLAINTEXT)));
         let sig = key.sign(&PLAINTEXT);
@@ -54,7 +61,9 @@ fn asymmetric(c: &mut Criterion) {
     g.bench_function("encrypt rsa-2048 (OAEP, 128 B)", |b| {
         b.iter(|| key.encrypt(b"", &PLAINTEXT[..128]))
     });
-    g.bench_function("decrypt rsa-2048 (OAEP, 128 B)", |b| b.iter(|| key.decrypt(b"", &ct)));
+    g.bench_function("decrypt rsa-2048 (OAEP, 128 B)", |b| {
+        b.iter(|| key.decrypt(b"", &ct))
+    });
     g.finish();
 }
 

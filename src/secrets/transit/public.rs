@@ -75,7 +75,6 @@ impl BenchKey {
     /// An HMAC-SHA256 of `input` under the version's HMAC key.
     pub fn hmac(&self, input: &[u8]) -> Vec<u8> {
         let key = self.0.hmac_key(1).expect("hmac key");
-        HashAlg::Sha2_256.hmac(key, input)
-            .expect("hmac")
+        HashAlg::Sha2_256.hmac(key, input).expect("hmac")
     }
 }
