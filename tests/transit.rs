@@ -2092,7 +2092,10 @@ fn hvac_transit() {
 
 /// The answer to a caller's mistake that OpenBao's handler returns as a Go error: 500 with
 /// the text wrapped in OpenBao; 400 with the bare text in Coffer (docs/compat.md, Transit).
-fn user_error(server: &Server) -> (u16, Box<dyn Fn(&str) -> String>) {
+/// The status, and the error text for a given message.
+type Refusal = (u16, Box<dyn Fn(&str) -> String>);
+
+fn user_error(server: &Server) -> Refusal {
     if server.is_openbao() {
         (
             500,

@@ -270,7 +270,7 @@ async fn derived_and_convergent_keys() {
     );
     assert!(decrypt(&h, "d", json!({"ciphertext": ct}))
         .await
-        .unwrap_err()
+        .expect_err("must fail")
         .starts_with("missing 'context'"));
 
     h.data(

@@ -226,13 +226,13 @@ fn rsa_round_trips_paddings_salts_and_hashes() {
         // A digest of the wrong length.
         let mut o = opts(hash);
         assert_eq!(
-            k.sign(b"short", &o).unwrap_err(),
+            k.sign(b"short", &o).expect_err("must fail"),
             KeyError::internal("crypto/rsa: input must be hashed with given hash")
         );
         assert!(!k.verify(b"short", &sig, &o).expect("verify short"));
         o.padding = RsaPadding::Pkcs1v15;
         assert_eq!(
-            k.sign(b"short", &o).unwrap_err(),
+            k.sign(b"short", &o).expect_err("must fail"),
             KeyError::internal("crypto/rsa: input must be hashed message")
         );
         // Salt lengths out of OpenBao's range.
@@ -240,11 +240,11 @@ fn rsa_round_trips_paddings_salts_and_hashes() {
         o.salt = SaltLength::Bytes(max + 1);
         let text = format!("requested salt length {} is invalid", max + 1);
         assert_eq!(
-            k.sign(&digest, &o).unwrap_err(),
+            k.sign(&digest, &o).expect_err("must fail"),
             KeyError::user(text.clone())
         );
         assert_eq!(
-            k.verify(&digest, &sig, &o).unwrap_err(),
+            k.verify(&digest, &sig, &o).expect_err("must fail"),
             KeyError::user(text)
         );
     }
@@ -261,8 +261,11 @@ fn rsa_round_trips_paddings_salts_and_hashes() {
             "unsupported hash algorithm {} for RSA keys (sha2-256, sha2-384 and sha2-512 are)",
             hash.name()
         ));
-        assert_eq!(k.sign(&digest, &o).unwrap_err(), refused);
-        assert_eq!(k.verify(&digest, &[0u8; 256], &o).unwrap_err(), refused);
+        assert_eq!(k.sign(&digest, &o).expect_err("must fail"), refused);
+        assert_eq!(
+            k.verify(&digest, &[0u8; 256], &o).expect_err("must fail"),
+            refused
+        );
     }
 }
 
@@ -294,7 +297,7 @@ fn rsa_oaep_round_trip_and_errors() {
         assert_ne!(k.rsa_encrypt(pt).expect("again"), ct, "OAEP is randomized");
     }
     assert_eq!(
-        k.rsa_encrypt(&[7u8; 191]).unwrap_err(),
+        k.rsa_encrypt(&[7u8; 191]).expect_err("must fail"),
         KeyError::internal(
             "failed to RSA encrypt the plaintext: crypto/rsa: message too long for RSA key size"
         )
@@ -302,7 +305,7 @@ fn rsa_oaep_round_trip_and_errors() {
     let ct = k.rsa_encrypt(b"x").expect("encrypt");
     for bad in [tamper(ct.clone()), ct[..255].to_vec(), Vec::new()] {
         assert_eq!(
-            k.rsa_decrypt(&bad).unwrap_err(),
+            k.rsa_decrypt(&bad).expect_err("must fail"),
             KeyError::internal(
                 "failed to RSA decrypt the ciphertext: crypto/rsa: decryption error"
             )
@@ -343,7 +346,7 @@ fn public_only_entries_verify_and_encrypt() {
     public.ec_d = None;
     let k = AsymKey::from_entry(KeyType::EcdsaP384, &stored(&public)).expect("public only");
     assert!(k.verify(&digest, &sig, &o).expect("verify"));
-    assert!(k.sign(&digest, &o).unwrap_err().is_user());
+    assert!(k.sign(&digest, &o).expect_err("must fail").is_user());
     assert_eq!(
         export_private(KeyType::EcdsaP384, &public, "").expect("export"),
         ""
@@ -380,7 +383,7 @@ fn public_only_entries_verify_and_encrypt() {
     public.rsa_key = None;
     let k = AsymKey::from_entry(KeyType::Rsa2048, &stored(&public)).expect("public only");
     assert!(k.verify(&digest, &sig, &o).expect("verify"));
-    assert!(k.sign(&digest, &o).unwrap_err().is_user());
+    assert!(k.sign(&digest, &o).expect_err("must fail").is_user());
     let ct = k.rsa_encrypt(b"to the owner").expect("encrypt");
     assert_eq!(
         &**signer.rsa_decrypt(&ct).expect("decrypt"),
@@ -399,7 +402,7 @@ fn public_only_entries_verify_and_encrypt() {
     public.rsa_public_key = None;
     assert!(AsymKey::from_entry(KeyType::Rsa2048, &public).is_err());
     assert_eq!(
-        export_public(KeyType::Rsa2048, &public).unwrap_err(),
+        export_public(KeyType::Rsa2048, &public).expect_err("must fail"),
         KeyError::internal("requested to encode an RSA public key with no RSA key present")
     );
 }

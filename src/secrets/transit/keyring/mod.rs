@@ -65,11 +65,14 @@ pub(crate) enum Prepared {
     Nothing,
 }
 
+/// A version's prepared key (or why it could not be built), filled once.
+type PreparedSlot = OnceLock<Result<Arc<Prepared>, KeyError>>;
+
 /// One key name's versions and settings.
 pub(crate) struct KeyRing {
     pub(crate) policy: Policy,
     /// Built ciphers and key pairs by version. Behind a lock only to fill it.
-    prepared: RwLock<HashMap<i64, Arc<OnceLock<Result<Arc<Prepared>, KeyError>>>>>,
+    prepared: RwLock<HashMap<i64, Arc<PreparedSlot>>>,
 }
 
 impl Clone for KeyRing {

@@ -198,23 +198,25 @@ mod tests {
 
         let user = |e: KeyError| e;
         assert_eq!(
-            r.sign(3, &[], &digest, &opts).map_err(user).unwrap_err(),
+            r.sign(3, &[], &digest, &opts)
+                .map_err(user)
+                .expect_err("must fail"),
             KeyError::user("requested version for signing is higher than the latest key version")
         );
         assert_eq!(
-            r.sign(-1, &[], &digest, &opts).unwrap_err(),
+            r.sign(-1, &[], &digest, &opts).expect_err("must fail"),
             KeyError::user("requested version for signing is negative")
         );
         r.policy.min_encryption_version = 2;
         assert_eq!(
-            r.sign(1, &[], &digest, &opts).unwrap_err(),
+            r.sign(1, &[], &digest, &opts).expect_err("must fail"),
             KeyError::user(
                 "requested version for signing is less than the minimum encryption key version"
             )
         );
         r.policy.min_decryption_version = 2;
         assert_eq!(
-            r.verify(&[], &digest, &sig, &opts).unwrap_err(),
+            r.verify(&[], &digest, &sig, &opts).expect_err("must fail"),
             KeyError::user(ERR_TOO_OLD)
         );
         for (bad, text) in [
@@ -233,7 +235,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                r.verify(&[], &digest, bad, &opts).unwrap_err(),
+                r.verify(&[], &digest, bad, &opts).expect_err("must fail"),
                 KeyError::user(text),
                 "{bad}"
             );
@@ -261,7 +263,7 @@ mod tests {
         assert!(r.verify(&[], &digest, &sig, &opts).expect("verify"));
         assert_eq!(
             r.verify(&[], &digest, &format!("{sig}=="), &opts)
-                .unwrap_err(),
+                .expect_err("must fail"),
             KeyError::user("invalid base64 signature value")
         );
         // Odd lengths parse (Go splits at len/2) and are simply not valid.
@@ -283,7 +285,7 @@ mod tests {
             Some(&public[..]),
             "same context, same key"
         );
-        let err = r.sign(0, b"", b"message", &opts).unwrap_err();
+        let err = r.sign(0, b"", b"message", &opts).expect_err("must fail");
         assert!(
             matches!(&err, KeyError::Internal(t) if t.starts_with("error deriving key: missing 'context'")),
             "{err:?}"
@@ -309,13 +311,13 @@ mod tests {
         assert!(!r.verify(&[], &digest, &sig, &opts).expect("verify as pss"));
         opts.salt = SaltLength::Bytes(1000);
         assert_eq!(
-            r.sign(0, &[], &digest, &opts).unwrap_err(),
+            r.sign(0, &[], &digest, &opts).expect_err("must fail"),
             KeyError::user("requested salt length 1000 is invalid")
         );
         opts.salt = SaltLength::Auto;
         opts.unknown_padding = Some("foo".into());
         assert_eq!(
-            r.sign(0, &[], &digest, &opts).unwrap_err(),
+            r.sign(0, &[], &digest, &opts).expect_err("must fail"),
             KeyError::internal("unsupported rsa signature algorithm foo")
         );
     }
@@ -331,7 +333,7 @@ mod tests {
         let r = KeyRing::new(r.policy.clone());
         assert!(r.verify(&[], &digest, &sig, &opts).expect("verify"));
         assert_eq!(
-            r.sign(0, &[], &digest, &opts).unwrap_err(),
+            r.sign(0, &[], &digest, &opts).expect_err("must fail"),
             KeyError::user("requested version for signing does not contain a private part")
         );
     }
@@ -341,16 +343,17 @@ mod tests {
         let mut r = ring(KeyType::Aes256Gcm96, false);
         let opts = SignOptions::new(HashAlg::Sha2_256);
         assert_eq!(
-            r.sign(0, &[], b"x", &opts).unwrap_err(),
+            r.sign(0, &[], b"x", &opts).expect_err("must fail"),
             KeyError::internal("message signing not supported for key type aes256-gcm96")
         );
         assert_eq!(
-            r.verify(&[], b"x", "vault:v1:AA==", &opts).unwrap_err(),
+            r.verify(&[], b"x", "vault:v1:AA==", &opts)
+                .expect_err("must fail"),
             KeyError::user("message verification not supported for key type aes256-gcm96")
         );
         r.policy.soft_deleted = true;
         assert_eq!(
-            r.sign(0, &[], b"x", &opts).unwrap_err(),
+            r.sign(0, &[], b"x", &opts).expect_err("must fail"),
             KeyError::user(ERR_SOFT_DELETED)
         );
     }

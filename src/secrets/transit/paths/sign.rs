@@ -207,6 +207,9 @@ impl ItemError {
     }
 }
 
+/// A signature and, for derived ed25519 keys, the public key it verifies under.
+type Signed = (String, Option<Vec<u8>>);
+
 pub(crate) async fn sign(
     store: &Store,
     ctx: &Ctx<'_>,
@@ -233,7 +236,7 @@ pub(crate) async fn sign(
             vec![m]
         }
     };
-    let results: Vec<Result<(String, Option<Vec<u8>>), ItemError>> = items
+    let results: Vec<Result<Signed, ItemError>> = items
         .iter()
         .map(|item| {
             let input = item_input(&ring, &c, item).map_err(ItemError::request)?;
