@@ -276,11 +276,13 @@ pub(crate) async fn encrypt(
     Ok(resp)
 }
 
-pub(crate) async fn decrypt(
+/// The ciphertexts of a decrypt or rewrap request, checked as OpenBao checks them before the
+/// key is looked up, and the key.
+async fn ciphertext_items(
     store: &Store,
     ctx: &Ctx<'_>,
-    req: EngineRequest,
-) -> Result<EngineResponse, EngineError> {
+    req: &EngineRequest,
+) -> Result<(Vec<Item>, bool, std::sync::Arc<KeyRing>), EngineError> {
     let (mut items, batch) = items(&req.data, "ciphertext")?;
     for item in items.iter_mut() {
         if item.ciphertext.is_empty() {
@@ -291,6 +293,15 @@ pub(crate) async fn decrypt(
     let Some(ring) = store.get(ctx.storage, req.params.get("name")).await? else {
         return Err(key_not_found());
     };
+    Ok((items, batch, ring))
+}
+
+pub(crate) async fn decrypt(
+    store: &Store,
+    ctx: &Ctx<'_>,
+    req: EngineRequest,
+) -> Result<EngineResponse, EngineError> {
+    let (items, batch, ring) = ciphertext_items(store, ctx, &req).await?;
     let mut outcome = Outcome::default();
     let mut results = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -337,16 +348,7 @@ pub(crate) async fn rewrap(
     ctx: &Ctx<'_>,
     req: EngineRequest,
 ) -> Result<EngineResponse, EngineError> {
-    let (mut items, batch) = items(&req.data, "ciphertext")?;
-    for item in items.iter_mut() {
-        if item.ciphertext.is_empty() {
-            item.error = Some("missing ciphertext to decrypt".into());
-        }
-    }
-    contexts(&mut items)?;
-    let Some(ring) = store.get(ctx.storage, req.params.get("name")).await? else {
-        return Err(key_not_found());
-    };
+    let (items, batch, ring) = ciphertext_items(store, ctx, &req).await?;
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
         if let Some(e) = &item.error {
