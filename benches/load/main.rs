@@ -214,19 +214,6 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
             }
         }
         run.rss_loaded_kib = Err(e);
-        // Transit: one 1 KiB plaintext per request, then 1,000 small ones per request.
-        for op in Op::TRANSIT {
-            for c in CONCURRENCY {
-                match &transit {
-                    Ok(()) => {
-                        let r = load::run_cell(&target, op, c, s.warmup, s.secs).await;
-                        cell(&mut run, op, c, r);
-                    }
-                    Err(e) => run.cells.push((op, c, Err(format!("setup failed: {e}")))),
-                }
-            }
-        }
-
         run.cpu = cpu_end(&server).and_then(|(a, b)| cpu::shares(a, b));
         server.stop();
         return run;
@@ -312,6 +299,19 @@ async fn bench_server(kind: Kind, bin: &Path, s: &Settings, plan: &mut TokenPlan
         for c in CONCURRENCY {
             match setup {
                 Ok(_) => {
+                    let r = load::run_cell(&target, op, c, s.warmup, s.secs).await;
+                    cell(&mut run, op, c, r);
+                }
+                Err(e) => run.cells.push((op, c, Err(format!("setup failed: {e}")))),
+            }
+        }
+    }
+
+    // Transit: one 1 KiB plaintext per request, then 1,000 small ones per request.
+    for op in Op::TRANSIT {
+        for c in CONCURRENCY {
+            match &transit {
+                Ok(()) => {
                     let r = load::run_cell(&target, op, c, s.warmup, s.secs).await;
                     cell(&mut run, op, c, r);
                 }
