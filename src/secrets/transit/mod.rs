@@ -149,8 +149,9 @@ const WRITE: Ops = Ops::WRITE;
 
 pub(crate) struct Transit {
     store: Store,
-    /// `config/keys disable_upsert`, read once and then kept (changed only through the path).
-    upsert_loaded: AtomicBool,
+    /// The mount's settings (`config/keys disable_upsert`, `cache-config` size) were read
+    /// from storage: once, at the first request; after that only their paths change them.
+    settings_loaded: AtomicBool,
     disable_upsert: AtomicBool,
 }
 
@@ -158,7 +159,7 @@ impl Default for Transit {
     fn default() -> Self {
         Self {
             store: Store::default(),
-            upsert_loaded: AtomicBool::new(false),
+            settings_loaded: AtomicBool::new(false),
             disable_upsert: AtomicBool::new(false),
         }
     }
@@ -281,6 +282,7 @@ impl Backend for Transit {
         route: Route,
         req: EngineRequest,
     ) -> Result<EngineResponse, EngineError> {
+        self.load_settings(ctx).await?;
         let s = &self.store;
         match route {
             Route::Keys => paths::keys::list(s, ctx).await,
@@ -289,7 +291,7 @@ impl Backend for Transit {
             Route::Rotate => paths::keys::rotate(s, ctx, req).await,
             Route::Trim => paths::keys::trim(s, ctx, req).await,
             Route::Encrypt => {
-                let upsert = !self.disable_upsert(ctx).await?;
+                let upsert = !self.disable_upsert.load(Ordering::Acquire);
                 paths::crypt::encrypt(s, ctx, req, upsert).await
             }
             Route::Decrypt => paths::crypt::decrypt(s, ctx, req).await,
@@ -308,7 +310,8 @@ impl Backend for Transit {
             Route::CacheConfig => paths::misc::cache_config(s, ctx, req).await,
             Route::ConfigKeys => {
                 let resp = paths::misc::config_keys(ctx, req).await?;
-                self.upsert_loaded.store(false, Ordering::Release);
+                let v = paths::misc::read_disable_upsert(ctx).await?;
+                self.disable_upsert.store(v, Ordering::Release);
                 Ok(resp)
             }
         }
@@ -336,17 +339,18 @@ impl Backend for Transit {
 }
 
 impl Transit {
-    async fn disable_upsert(&self, ctx: &Ctx<'_>) -> Result<bool, EngineError> {
-        if !self.upsert_loaded.load(Ordering::Acquire) {
-            let v = paths::misc::read_disable_upsert(ctx).await?;
-            self.disable_upsert.store(v, Ordering::Release);
-            let size = paths::misc::read_cache_size(ctx).await?;
-            if size > 0 {
-                self.store.set_cache_size(size as usize);
-            }
-            self.upsert_loaded.store(true, Ordering::Release);
+    async fn load_settings(&self, ctx: &Ctx<'_>) -> Result<(), EngineError> {
+        if self.settings_loaded.load(Ordering::Acquire) {
+            return Ok(());
         }
-        Ok(self.disable_upsert.load(Ordering::Acquire))
+        let v = paths::misc::read_disable_upsert(ctx).await?;
+        self.disable_upsert.store(v, Ordering::Release);
+        let size = paths::misc::read_cache_size(ctx).await?;
+        if size > 0 {
+            self.store.set_cache_size(size as usize);
+        }
+        self.settings_loaded.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Rotate every key whose `auto_rotate_period` has passed since its latest version was

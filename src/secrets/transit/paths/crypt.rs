@@ -18,6 +18,8 @@ struct Item {
     ciphertext: String,
     context: String,
     decoded_context: Vec<u8>,
+    /// The base64-decoded plaintext (encrypt), decoded once when the item is checked.
+    decoded_plaintext: Zeroizing<Vec<u8>>,
     key_version: i64,
     associated_data: String,
     reference: String,
@@ -190,8 +192,9 @@ pub(crate) async fn encrypt(
     let context_set = !items[0].context.is_empty();
     // Plaintexts are checked before the key is touched (so a bad batch creates nothing).
     for item in items.iter_mut() {
-        if let Err(e) = b64(&item.plaintext) {
-            item.error = Some(e);
+        match b64(&item.plaintext) {
+            Ok(p) => item.decoded_plaintext = Zeroizing::new(p),
+            Err(e) => item.error = Some(e),
         }
     }
     contexts(&mut items)?;
@@ -203,12 +206,11 @@ pub(crate) async fn encrypt(
         let result = match &item.error {
             Some(e) => Err(KeyError::user(e.clone())),
             None => associated_data(&ring, item, i).and_then(|aad| {
-                let plaintext = Zeroizing::new(b64(&item.plaintext).unwrap_or_default());
                 ring.encrypt(
                     item.key_version,
                     &item.decoded_context,
                     &[],
-                    &plaintext,
+                    &item.decoded_plaintext,
                     &aad,
                 )
             }),
